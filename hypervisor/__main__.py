@@ -1,0 +1,3 @@
+from septum.hypervisor.cli import main
+import sys
+sys.exit(main())

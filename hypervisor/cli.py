@@ -1,0 +1,92 @@
+"""The ``septum`` command: one entry point, subcommands from each area.
+
+Each area of Septum contributes its subcommands through a module with an
+``add_commands(subparsers)`` function; the parser binds each subcommand to a
+``func(args) -> int`` returning the process exit code.  Errors meant for the
+user (``SeptumError``, unreadable files) become one line on stderr and exit
+code 2; the CLI never shows a Python traceback for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from typing import Sequence
+
+from septum.toolchain.errors import SeptumError
+
+#: Modules contributing subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES = (
+    "septum.hypervisor.run_cli",
+    "septum.toolchain.cli",
+)
+
+DESCRIPTION = """\
+Septum: boot, trace and test RISC-V systems from Python.
+
+A QEMU-virt-compatible RV64 board on the Unicorn engine, an in-process RISC-V
+assembler and ELF writer, and a microkernel operating system built with them.
+"""
+
+EPILOG = """\
+examples:
+  septum asm hello.S -o hello.elf       assemble a bare-metal program
+  septum run hello.elf                  run it on the virtual board
+  septum disasm hello.elf               disassemble it with symbols
+
+Run 'septum COMMAND --help' for the options of one command.
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="septum",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"septum {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a real missing dependency, not a missing area
+                raise
+            continue
+        module.add_commands(sub)
+    return parser
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("septum")
+    except Exception:  # not installed (running from a checkout)
+        return "0+unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except SeptumError as exc:
+        print(f"septum: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"septum: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("septum: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
