@@ -81,6 +81,12 @@ class Image:
     symbols: list[Symbol] = field(default_factory=list)
     lines: list[LineEntry] = field(default_factory=list)  # sorted by address
     entry: int = 0
+    #: The ISA the code was assembled for (ELF ``Tag_RISCV_arch``).
+    march: str = "rv64imac_zicsr_zifencei"
+    #: Whether the code may contain compressed instructions (ELF
+    #: ``EF_RISCV_RVC``); ``None``: infer from ``march`` (GNU as sets the flag
+    #: when the C extension is enabled or ``.option rvc`` appears).
+    rvc: bool | None = None
 
     def symbol(self, name: str) -> Symbol | None:
         """The symbol called ``name`` (globals first), or ``None``."""

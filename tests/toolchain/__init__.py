@@ -1,0 +1,1 @@
+"""Tests of septum.toolchain: assembler, ELF writer, disassembler, CLI."""
