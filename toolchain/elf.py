@@ -96,28 +96,46 @@ EXTENSION_VERSIONS = {
 DEFAULT_MARCH = "rv64imac_zicsr_zifencei"
 
 
+#: Canonical order of single-letter extensions (ISA manual, "ISA Extension
+#: Naming Conventions"); ``z*`` extensions sort by their second letter's place
+#: in it, then alphabetically.
+CANONICAL_ORDER = "iemafdqlcbkjtpvnh"
+#: Extensions implied by others, as binutils 2.40 adds them to Tag_RISCV_arch.
+IMPLIED = {"g": ("i", "m", "a", "f", "d", "zicsr", "zifencei"),
+           "m": ("zmmul",), "f": ("zicsr",), "d": ("f",), "q": ("d",)}
+
+
 def arch_attribute(march: str) -> str:
-    """The ``Tag_RISCV_arch`` string for ``march``, e.g.
-    ``rv64imac_zicsr_zifencei`` -> ``rv64i2p1_m2p0_a2p1_c2p0_zicsr2p0_zifencei2p0``.
+    """The ``Tag_RISCV_arch`` string for ``march`` as GNU as 2.40 writes it, e.g.
+    ``rv64imac_zicsr_zifencei`` ->
+    ``rv64i2p1_m2p0_a2p1_c2p0_zicsr2p0_zifencei2p0_zmmul1p0`` (implied
+    extensions added, canonical order).
 
     Raises :class:`ImageError` naming ``march`` if it is not ``rv32``/``rv64``
     followed by single-letter extensions and ``_z*`` extensions.
     """
     m = re.fullmatch(r"(rv(?:32|64))([a-z]*)((?:_[a-z][a-z0-9]*)*)", march.lower())
-    if not m or not m.group(2):
+    if not m or not m.group(2) or m.group(2)[0] not in "ieg":
         raise ImageError(f"bad -march string {march!r}")
     base, singles, multi = m.groups()
-    if "g" in singles:
-        singles = singles.replace("g", "imafd")
-        multi += "_zicsr_zifencei"
-    names: list[str] = []
-    for ch in singles:
-        if ch not in names:
-            names.append(ch)
-    for z in multi.split("_")[1:]:
-        if z not in names:
-            names.append(z)
-    parts = [f"{n}{EXTENSION_VERSIONS.get(n, '2p0' if len(n) == 1 else '1p0')}" for n in names]
+    todo = list(singles) + multi.split("_")[1:]
+    names: set[str] = set()
+    while todo:
+        n = todo.pop()
+        if n not in names:
+            names.add(n)
+            todo.extend(IMPLIED.get(n, ()))
+    names.discard("g")
+
+    def key(n: str) -> tuple[int, int, str]:
+        if len(n) == 1:
+            return (0, CANONICAL_ORDER.find(n) % 64, n)
+        if n[0] == "z" and len(n) > 1 and n[1] in CANONICAL_ORDER:
+            return (1, CANONICAL_ORDER.index(n[1]), n)
+        return (2, 0, n)
+
+    parts = [f"{n}{EXTENSION_VERSIONS.get(n, '2p0' if len(n) == 1 else '1p0')}"
+             for n in sorted(names, key=key)]
     return base + "_".join(parts)
 
 
