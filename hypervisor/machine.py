@@ -1,0 +1,682 @@
+"""The board: a QEMU-``virt``-compatible RV64 machine, its run loop and API.
+
+A :class:`Machine` is one hart (hypervisor/cpu.py) with the trap unit
+(hypervisor/trap.py), RAM at 0x8000_0000, the MROM reset stub at 0x1000, and
+the devices of hypervisor/devices mapped with ``mmio_map`` at QEMU virt's
+addresses (hypervisor/memmap.py)::
+
+    m = Machine(ram_size=128 << 20, disk=None)
+    m.boot(bios="none", kernel="hello.elf")      # or m.load_elf(...) + m.boot()
+    r = m.run(max_insns=10_000_000)              # -> StopReason
+    print(r.kind, r.exit_code, m.uart_output)
+
+Run loop
+--------
+The CPU runs in ``emu_start(count=N)`` slices of at most :attr:`slice_insns`
+instructions (10,000), shortened so that a slice ends exactly when the next
+device event (timer compare, RTC alarm) is due.  Between slices the machine
+advances the devices to the current virtual time, hands changed interrupt
+lines to the hart (``mip`` patched in the CPU context: QEMU then takes the
+interrupt natively, with the spec's priorities and vectoring), and checks
+stop conditions.  No per-instruction or per-block Python hook is installed.
+
+Virtual time
+------------
+``mtime`` advances by one tick per :data:`INSNS_PER_TICK` (10) retired
+instructions: with the 10 MHz timebase the guest sees a nominal 100 MIPS hart,
+close to Unicorn's real speed, so guest timeouts feel like wall time.  Nothing
+reads the host clock: the same image and input give the same instruction
+counts, interrupts and output.  Retired instructions are counted exactly
+through Unicorn's own counter (cpu.py); an instruction that traps counts as
+retired.  A device read inside a slice sees the time of the instruction that
+performs it.  ``wfi`` with nothing pending fast-forwards time to the next
+device event; if there is none, nothing can ever wake the hart and the run
+stops with ``"hang"`` (unless an :attr:`idle_hook`, such as the terminal
+console, can supply input).
+
+Interrupt latency: an interrupt line raised by a device *during* a slice (a
+guest MMIO write that sets ``msip`` or completes a virtio request) reaches
+the hart at the end of that slice (at most ``slice_insns`` instructions
+later); timer interrupts arrive at their exact virtual time.
+
+Stop reasons (:class:`StopReason`): ``poweroff`` (with ``exit_code``: the
+finisher's fail code, HTIF's or semihosting's exit code, 0 for pass),
+``reset`` (finisher 0x7777), ``hang``, ``budget``, ``breakpoint``, ``until``
+(the caller's condition became true) and ``error`` (with ``message``).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Iterable, Sequence
+
+from unicorn import (
+    UC_CTL_CONTEXT_CPU,
+    UC_CTL_CONTEXT_MEMORY,
+    UC_ERR_FETCH_UNMAPPED,
+    UC_ERR_INSN_INVALID,
+    UC_ERR_READ_UNMAPPED,
+    UC_ERR_WRITE_UNMAPPED,
+    UC_HOOK_CODE,
+    UC_HOOK_INTR,
+    UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ_UNMAPPED,
+    UC_HOOK_MEM_WRITE,
+    UC_HOOK_MEM_WRITE_UNMAPPED,
+    UC_PROT_ALL,
+    UC_PROT_EXEC,
+    UC_PROT_READ,
+    UcError,
+)
+from unicorn import riscv_const as rc
+
+from septum.hypervisor import memmap, sv39
+from septum.hypervisor.cpu import NO_UNTIL, Cpu, reg_id
+from septum.hypervisor.devices.base import Device, DmaError, IrqLine
+from septum.hypervisor.devices.clint import Clint
+from septum.hypervisor.devices.finisher import TestFinisher
+from septum.hypervisor.devices.plic import Plic
+from septum.hypervisor.devices.rtc import GoldfishRtc
+from septum.hypervisor.devices.uart import Uart16550
+from septum.hypervisor.devices.virtio_blk import VirtioBlk
+from septum.hypervisor.devices.virtio_mmio import VirtioMmio
+from septum.hypervisor.errors import MachineError
+from septum.hypervisor.trap import TrapUnit
+from septum.toolchain.riscv import CSR, Exc, Irq, Priv
+
+#: Retired instructions per mtime tick (10 MHz timebase -> nominal 100 MIPS).
+INSNS_PER_TICK = 10
+#: Instructions per emu_start slice.
+SLICE_INSNS = 10_000
+#: The virtio-mmio slot a ``disk`` is attached to: QEMU gives the first
+#: ``-device virtio-blk-device`` the highest slot (0x1000_8000).
+DISK_SLOT = memmap.VIRTIO_COUNT - 1
+
+_MIP_BIT = {int(Irq.MSI): 1 << Irq.MSI, int(Irq.MTI): 1 << Irq.MTI,
+            int(Irq.MEI): 1 << Irq.MEI, int(Irq.SEI): 1 << Irq.SEI}
+_DEVICE_MIP_MASK = sum(_MIP_BIT.values())
+
+_ERR_ACCESS_CAUSE = {
+    UC_ERR_READ_UNMAPPED: Exc.LOAD_ACCESS_FAULT,
+    UC_ERR_WRITE_UNMAPPED: Exc.STORE_ACCESS_FAULT,
+    UC_ERR_FETCH_UNMAPPED: Exc.INST_ACCESS_FAULT,
+}
+
+PAGE = 0x1000
+
+
+@dataclass(frozen=True)
+class StopReason:
+    """Why :meth:`Machine.run` returned.
+
+    ``kind`` is one of ``poweroff``, ``reset``, ``hang``, ``budget``,
+    ``breakpoint``, ``until``, ``error``; ``exit_code`` is set for
+    ``poweroff``; ``message`` explains ``error`` and ``hang``; ``pc`` is the
+    hart's PC when it stopped.
+    """
+
+    kind: str
+    exit_code: int | None = None
+    message: str = ""
+    pc: int = 0
+
+    def __str__(self) -> str:
+        if self.kind == "poweroff":
+            return f"poweroff (exit code {self.exit_code})"
+        return f"{self.kind}: {self.message}" if self.message else self.kind
+
+
+@dataclass
+class Snapshot:
+    """A saved machine: CPU context (with RAM, copy-on-write when
+    ``cow``), device states and the machine's own counters."""
+
+    context: object
+    ram: bytes | None
+    devices: dict[str, object]
+    state: dict[str, object] = field(default_factory=dict)
+
+
+class Regs:
+    """``m.regs``: the integer registers by name (``m.regs.a0``,
+    ``m.regs["x5"]``), plus ``pc`` and ``priv``."""
+
+    def __init__(self, cpu: Cpu) -> None:
+        object.__setattr__(self, "_cpu", cpu)
+
+    def __getitem__(self, name: str) -> int:
+        rid = reg_id(name)
+        if rid == rc.UC_RISCV_REG_X0:
+            return 0
+        return self._cpu.read(rid)
+
+    def __setitem__(self, name: str, value: int) -> None:
+        rid = reg_id(name)
+        if rid != rc.UC_RISCV_REG_X0:
+            self._cpu.write(rid, value)
+
+    def __getattr__(self, name: str) -> int:
+        try:
+            return self[name]
+        except MachineError as exc:
+            raise AttributeError(str(exc)) from None
+
+    def __setattr__(self, name: str, value: int) -> None:
+        self[name] = value
+
+
+class RamDma:
+    """Guest physical RAM as a bus master (virtio) sees it."""
+
+    def __init__(self, machine: "Machine") -> None:
+        self.m = machine
+
+    def _check(self, addr: int, n: int) -> None:
+        if not self.m.in_ram(addr, n):
+            raise DmaError(addr, n)
+
+    def read(self, addr: int, n: int) -> bytes:
+        """``n`` bytes of RAM at ``addr``; DmaError outside RAM."""
+        self._check(addr, n)
+        return bytes(self.m.cpu.uc.mem_read(addr, n))
+
+    def write(self, addr: int, data: bytes) -> None:
+        """Store into RAM at ``addr``; DmaError outside RAM."""
+        self._check(addr, len(data))
+        self.m.cpu.uc.mem_write(addr, bytes(data))
+
+
+class Machine:
+    """A QEMU-virt-compatible RV64 board (see the module docstring)."""
+
+    def __init__(self, ram_size: int = memmap.DRAM_DEFAULT_SIZE, disk: str | None = None,
+                 *, semihosting: bool = False, bootargs: str = "",
+                 disk_readonly: bool = False, slice_insns: int = SLICE_INSNS) -> None:
+        if ram_size <= 0 or ram_size % PAGE or ram_size > (1 << 40):
+            raise MachineError(f"invalid RAM size {ram_size:#x}: must be a positive "
+                               "multiple of 4 KiB")
+        self.ram_size = ram_size
+        self.bootargs = bootargs
+        self.slice_insns = slice_insns
+        self.cpu = Cpu()
+        uc = self.cpu.uc
+        uc.mem_map(memmap.MROM_BASE, memmap.MROM_SIZE, UC_PROT_READ | UC_PROT_EXEC)
+        uc.mem_map(memmap.DRAM_BASE, ram_size, UC_PROT_ALL)
+
+        # Virtual time state.
+        self.instret = 0
+        self._ticks = 0
+        self._frac = 0
+        self._in_slice = False
+
+        # Host-side console and stop state.
+        self.uart_output = bytearray()
+        self.console_sink: Callable[[bytes], None] | None = None
+        self.idle_hook: Callable[[], bool] | None = None
+        self._finish: tuple[str, int] | None = None
+        self._stop_kind: str | None = None
+        self._mip_dev = 0
+        self._mip_dirty = True
+
+        # Devices.
+        self.dma = RamDma(self)
+        self.clint = Clint(self.clock, self._on_irq)
+        self.plic = Plic(self._on_irq)
+        self.uart = Uart16550(self.plic.line(memmap.UART0_IRQ), self._on_tx)
+        self.finisher = TestFinisher(self._on_finish)
+        self.rtc = GoldfishRtc(self.clock, self.plic.line(memmap.RTC_IRQ))
+        self.virtio: list[VirtioMmio] = []
+        for i in range(memmap.VIRTIO_COUNT):
+            line = self.plic.line(memmap.VIRTIO_IRQ_BASE + i)
+            if disk is not None and i == DISK_SLOT:
+                self.virtio.append(VirtioBlk(line, self.dma, disk, disk_readonly, index=i))
+            else:
+                self.virtio.append(VirtioMmio(i, line, self.dma))
+        self.devices: list[Device] = [self.finisher, self.rtc, self.clint, self.plic,
+                                      self.uart, *self.virtio]
+        self._timed: list[Device] = [self.clint, self.rtc]
+        self._mmio_cbs: list[object] = []
+        for dev in self.devices:
+            self._map_device(dev)
+
+        # The trap unit and the hooks that feed it.
+        self.trap = TrapUnit(self.cpu, self._read_phys_or_none, lambda: self.clint.mtime)
+        uc.hook_add(UC_HOOK_INTR, self.trap.hook_intr)
+        self._unmapped: tuple[int, int] | None = None
+        uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+                    | UC_HOOK_MEM_FETCH_UNMAPPED, self._hook_unmapped)
+        # Stop the slice right after a finisher write (the MMIO callback
+        # itself may not stop emulation).
+        uc.hook_add(UC_HOOK_MEM_WRITE, self._hook_stop_write, None,
+                    memmap.TEST_BASE, memmap.TEST_BASE + 3)
+
+        self.semihost = None
+        if semihosting:
+            from septum.hypervisor.semihost import Semihost
+            self.semihost = Semihost(self)
+        self.htif = None
+        self._bp_hooks: dict[int, int] = {}
+        self._bp_hit: int | None = None
+        self._bp_skip: int | None = None
+        self.regs = Regs(self.cpu)
+        self._boot_snapshot: Snapshot | None = None
+        self.entry: int | None = None
+        self.symbols: dict[str, int] = {}
+
+    # ----- devices and memory -------------------------------------------------
+
+    def _map_device(self, dev: Device) -> None:
+        size = (dev.size + PAGE - 1) & ~(PAGE - 1)
+
+        def read_cb(uc: object, offset: int, size: int, user: object, dev: Device = dev) -> int:
+            return dev.read(offset, size)
+
+        def write_cb(uc: object, offset: int, size: int, value: int, user: object,
+                     dev: Device = dev) -> None:
+            dev.write(offset, size, value)
+
+        self.cpu.uc.mmio_map(dev.base, size, read_cb, None, write_cb, None)
+
+    def in_ram(self, addr: int, n: int = 1) -> bool:
+        """True when ``[addr, addr+n)`` lies in RAM."""
+        return memmap.DRAM_BASE <= addr and addr + n <= memmap.DRAM_BASE + self.ram_size
+
+    def _in_rom(self, addr: int, n: int) -> bool:
+        return memmap.MROM_BASE <= addr and addr + n <= memmap.MROM_BASE + memmap.MROM_SIZE
+
+    def read_phys(self, addr: int, n: int) -> bytes:
+        """``n`` bytes of guest physical memory (RAM or MROM) at ``addr``."""
+        if not (self.in_ram(addr, n) or self._in_rom(addr, n)):
+            raise MachineError(f"physical range {addr:#x}+{n:#x} is not RAM or ROM")
+        return bytes(self.cpu.uc.mem_read(addr, n))
+
+    def write_phys(self, addr: int, data: bytes) -> None:
+        """Store ``data`` into guest RAM/MROM at ``addr`` (translated code
+        over it is discarded)."""
+        data = bytes(data)
+        if not (self.in_ram(addr, len(data)) or self._in_rom(addr, len(data))):
+            raise MachineError(f"physical range {addr:#x}+{len(data):#x} is not RAM or ROM")
+        self.cpu.uc.mem_write(addr, data)
+        if data:
+            self.cpu.uc.ctl_remove_cache(addr, addr + len(data))
+
+    def _read_phys_or_none(self, addr: int, n: int) -> bytes | None:
+        if self.in_ram(addr, n) or self._in_rom(addr, n):
+            return bytes(self.cpu.uc.mem_read(addr, n))
+        return None
+
+    def translate(self, va: int) -> int:
+        """Physical address of ``va`` through the current ``satp`` (Sv39),
+        as the hart at its current level would see it for a load (M-mode
+        and Bare mode are identity).  MachineError if unmapped."""
+        if self.cpu.priv == Priv.M:
+            return va
+        satp = self.cpu.csr_read(CSR.SATP)
+
+        def pte(pa: int) -> int | None:
+            data = self._read_phys_or_none(pa, 8)
+            return None if data is None else int.from_bytes(data, "little")
+
+        pa = sv39.translate(satp, va, pte)
+        if pa is None:
+            raise MachineError(f"virtual address {va:#x} is not mapped (satp {satp:#x})")
+        return pa
+
+    def _virt_chunks(self, va: int, n: int) -> Iterable[tuple[int, int, int]]:
+        done = 0
+        while done < n:
+            chunk = min(n - done, PAGE - ((va + done) & (PAGE - 1)))
+            yield self.translate(va + done), done, chunk
+            done += chunk
+
+    def read_virt(self, va: int, n: int) -> bytes:
+        """``n`` bytes at virtual ``va`` through the current ``satp``."""
+        out = bytearray()
+        for pa, _, chunk in self._virt_chunks(va, n):
+            out += self.read_phys(pa, chunk)
+        return bytes(out)
+
+    def write_virt(self, va: int, data: bytes) -> None:
+        """Store ``data`` at virtual ``va`` through the current ``satp``."""
+        for pa, done, chunk in self._virt_chunks(va, len(data)):
+            self.write_phys(pa, data[done:done + chunk])
+
+    # ----- registers and CSRs ---------------------------------------------------
+
+    def csr_read(self, num: int) -> int:
+        """CSR ``num`` (any level's, read from the host)."""
+        return self.cpu.csr_read(num)
+
+    def csr_write(self, num: int, value: int) -> None:
+        """Write CSR ``num`` from the host."""
+        self.cpu.csr_write(num, value)
+
+    @property
+    def pc(self) -> int:
+        """The hart's program counter."""
+        return self.cpu.pc
+
+    @pc.setter
+    def pc(self, value: int) -> None:
+        self.cpu.pc = value
+
+    @property
+    def priv(self) -> int:
+        """The hart's privilege level (0 U, 1 S, 3 M)."""
+        return self.cpu.priv
+
+    # ----- time -------------------------------------------------------------------
+
+    def clock(self) -> int:
+        """Virtual time in mtime ticks since power-on (exact inside a slice)."""
+        if self._in_slice:
+            done = self.cpu.counter
+            if done > self._slice_n:
+                done = self._slice_n
+            return self._ticks + (self._frac + done) // INSNS_PER_TICK
+        return self._ticks
+
+    @property
+    def time(self) -> int:
+        """The CLINT's ``mtime`` as the guest reads it."""
+        return self.clint.mtime
+
+    def _account(self, executed: int) -> None:
+        self.instret += executed
+        total = self._frac + executed
+        self._ticks += total // INSNS_PER_TICK
+        self._frac = total % INSNS_PER_TICK
+
+    def _advance_devices(self) -> None:
+        now = self._ticks
+        for dev in self._timed:
+            dev.advance(now)
+
+    def _next_event(self) -> int | None:
+        best = None
+        for dev in self._timed:
+            ev = dev.next_event()
+            if ev is not None and (best is None or ev < best):
+                best = ev
+        return best
+
+    # ----- device callbacks ---------------------------------------------------------
+
+    def _on_irq(self, bit: int, level: bool) -> None:
+        mask = _MIP_BIT[bit]
+        new = (self._mip_dev | mask) if level else (self._mip_dev & ~mask)
+        if new != self._mip_dev:
+            self._mip_dev = new
+            self._mip_dirty = True
+
+    def _on_tx(self, byte: int) -> None:
+        self.uart_output.append(byte)
+        if self.console_sink is not None:
+            self.console_sink(bytes((byte,)))
+
+    def console_write(self, data: bytes) -> None:
+        """Output from the guest that does not come through the UART
+        (HTIF, semihosting): same buffer, same sink."""
+        self.uart_output += data
+        if self.console_sink is not None:
+            self.console_sink(bytes(data))
+
+    def uart_feed(self, data: bytes) -> None:
+        """Type ``data`` into the UART's receiver."""
+        self.uart.feed(bytes(data))
+
+    def _on_finish(self, kind: str, code: int) -> None:
+        self._finish = (kind, code)
+
+    def request_stop(self, kind: str, exit_code: int | None = None) -> None:
+        """End the current run with ``kind`` (from a hook: stops the slice)."""
+        self._finish = (kind, exit_code or 0)
+        if self._in_slice:
+            self.cpu.uc.emu_stop()
+
+    def _hook_stop_write(self, uc: object, access: int, addr: int, size: int,
+                         value: int, user: object) -> None:
+        uc.emu_stop()
+
+    def _hook_unmapped(self, uc: object, access: int, addr: int, size: int,
+                       value: int, user: object) -> bool:
+        self._unmapped = (access, addr)
+        return False
+
+    # ----- breakpoints ------------------------------------------------------------------
+
+    def _set_breakpoints(self, addrs: Sequence[int]) -> None:
+        want = set(addrs)
+        for addr in list(self._bp_hooks):
+            if addr not in want:
+                self.cpu.uc.hook_del(self._bp_hooks.pop(addr))
+        for addr in want:
+            if addr not in self._bp_hooks:
+                self._bp_hooks[addr] = self.cpu.uc.hook_add(
+                    UC_HOOK_CODE, self._hook_bp, None, addr, addr)
+
+    def _hook_bp(self, uc: object, address: int, size: int, user: object) -> None:
+        if self._bp_skip == address:
+            # Resuming from this breakpoint: let the instruction run once.
+            self._bp_skip = None
+            return
+        self._bp_hit = address
+        uc.emu_stop()
+
+    # ----- running ------------------------------------------------------------------------
+
+    def step(self) -> StopReason:
+        """Execute one instruction (a trap entry counts as that instruction)."""
+        return self.run(max_insns=1)
+
+    def run(self, max_insns: int | None = None, until: Callable[[], bool] | None = None,
+            breakpoints: Sequence[int] = ()) -> StopReason:
+        """Run until poweroff, reset, hang, the instruction budget
+        ``max_insns``, a breakpoint address (stops before it executes), or
+        ``until()`` becoming true (checked between slices)."""
+        self._set_breakpoints(breakpoints)
+        end = None if max_insns is None else self.instret + max_insns
+        if self._bp_hit is not None:
+            # Resume over the breakpoint we stopped at.
+            self._bp_skip = self._bp_hit
+            self._bp_hit = None
+        uc = self.cpu.uc
+        cpu = self.cpu
+        while True:
+            if self._finish is not None:
+                return self._finished()
+            if self._mip_dirty:
+                self._mip_dirty = False
+                cpu.set_mip_bits(self._mip_dev, _DEVICE_MIP_MASK)
+            n = self.slice_insns
+            if end is not None:
+                n = min(n, end - self.instret)
+                if n <= 0:
+                    return StopReason("budget", message=f"{max_insns} instructions",
+                                      pc=cpu.pc)
+            ev = self._next_event()
+            if ev is not None:
+                due = (ev - self._ticks) * INSNS_PER_TICK - self._frac
+                if due < n:
+                    n = max(due, 1)
+            self._slice_n = n
+            self._in_slice = True
+            err = None
+            try:
+                uc.emu_start(cpu.pc, NO_UNTIL, 0, n)
+            except UcError as exc:
+                err = exc
+            finally:
+                self._in_slice = False
+            c = cpu.counter
+            executed = n if c > n else c
+            self._account(executed)
+            self._advance_devices()
+            if err is not None:
+                stop = self._handle_error(err)
+                if stop is not None:
+                    return stop
+            elif self._bp_hit is not None:
+                # Stopped by the hook before the breakpoint's instruction ran.
+                return StopReason("breakpoint", pc=self._bp_hit,
+                                  message=f"breakpoint at {self._bp_hit:#x}")
+            elif self.htif is not None and self.htif.pending:
+                self.htif.service()
+            elif c <= n and self._finish is None and c == executed and self._is_wfi():
+                stop = self._wait()
+                if stop is not None:
+                    return stop
+            if until is not None and until():
+                return StopReason("until", pc=cpu.pc)
+
+    def _is_wfi(self) -> bool:
+        # A slice that ends early with no error and no stop request ended on
+        # a wfi: QEMU halts and leaves the PC after it.
+        data = self._read_phys_or_none(self.trap.translate_fetch(self.cpu.pc - 4) or 0, 4)
+        return data is not None and int.from_bytes(data, "little") == WFI
+
+    def _finished(self) -> StopReason:
+        kind, code = self._finish  # type: ignore[misc]
+        self._finish = None
+        pc = self.cpu.pc
+        if kind == "reset":
+            return StopReason("reset", pc=pc)
+        if kind == "error":
+            return StopReason("error", message=str(code), pc=pc)
+        if kind in ("pass", "poweroff"):
+            return StopReason("poweroff", exit_code=code if kind == "poweroff" else 0, pc=pc)
+        return StopReason("poweroff", exit_code=code, pc=pc)
+
+    def _wait(self) -> StopReason | None:
+        """The hart executed ``wfi``: wake it now, later, or never."""
+        cpu = self.cpu
+        while True:
+            if self._mip_dirty:
+                self._mip_dirty = False
+                cpu.set_mip_bits(self._mip_dev, _DEVICE_MIP_MASK)
+            if cpu.mip_raw() & cpu.csr_read(CSR.MIE):
+                return None
+            ev = self._next_event()
+            if ev is not None and ev > self._ticks:
+                # Fast-forward: nothing happens until the next device event.
+                self._frac = 0
+                self._ticks = ev
+                self._advance_devices()
+                continue
+            if ev is not None:
+                self._advance_devices()
+                if self._mip_dirty:
+                    continue
+            if self.idle_hook is not None and self.idle_hook():
+                continue
+            return StopReason("hang", pc=cpu.pc,
+                              message=f"wfi at {cpu.pc - 4:#x} with no interrupt that "
+                              "can wake the hart")
+
+    def _handle_error(self, err: UcError) -> StopReason | None:
+        cpu = self.cpu
+        pc = cpu.pc
+        if err.errno == UC_ERR_INSN_INVALID:
+            # ebreak / c.ebreak: the PC is at the instruction.
+            if self.semihost is not None and self.semihost.is_call(pc):
+                self.semihost.call(pc)
+                return None
+            self.trap.breakpoint(pc)
+            return None
+        cause = _ERR_ACCESS_CAUSE.get(err.errno)
+        if cause is not None and self._unmapped is not None:
+            _, addr = self._unmapped
+            self._unmapped = None
+            self.trap.access_fault(cause, pc, addr)
+            return None
+        return StopReason("error", pc=pc, message=f"{err} at pc {pc:#x}")
+
+    # ----- loading and booting ----------------------------------------------------------
+
+    def load_elf(self, path: str | os.PathLike[str]) -> int:
+        """Load an ELF's PT_LOAD segments at their physical addresses;
+        returns the entry point.  Symbols land in :attr:`symbols`; a
+        ``tohost`` symbol turns HTIF on."""
+        from septum.hypervisor.loader import load_elf
+        return load_elf(self, path)
+
+    def load_binary(self, data_or_path: bytes | str | os.PathLike[str], addr: int) -> int:
+        """Load a flat binary (bytes or a file) at physical ``addr``; returns ``addr``."""
+        from septum.hypervisor.loader import load_binary
+        return load_binary(self, data_or_path, addr)
+
+    def boot(self, bios: str | None = "none", kernel: str | os.PathLike[str] | None = None,
+             entry: int | None = None) -> None:
+        """Set the board up as QEMU does: firmware (``bios``: ``"none"``,
+        ``"default"`` or a path), kernel, device tree, MROM reset stub; the
+        hart starts at 0x1000 in M-mode.  ``entry`` (with ``bios="none"``
+        and no kernel) is where the stub jumps: an image loaded before."""
+        from septum.hypervisor.loader import boot
+        boot(self, bios=bios, kernel=kernel, entry=entry)
+        self._boot_snapshot = self.snapshot()
+
+    def reset(self) -> None:
+        """Power-cycle to the state right after :meth:`boot` (finisher 0x7777)."""
+        if self._boot_snapshot is None:
+            raise MachineError("the machine was never booted")
+        self.restore(self._boot_snapshot)
+
+    # ----- snapshots --------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Save CPU, RAM (a copy-on-write snapshot) and every device."""
+        uc = self.cpu.uc
+        self.cpu.context_mode(UC_CTL_CONTEXT_CPU | UC_CTL_CONTEXT_MEMORY)
+        try:
+            ctx = uc.context_save()
+        finally:
+            self.cpu.context_mode(UC_CTL_CONTEXT_CPU)
+        return Snapshot(ctx, None, {d.name: d.save() for d in self.devices},
+                        self._save_state())
+
+    def restore(self, snap: Snapshot) -> None:
+        """Put a :meth:`snapshot` back: CPU, RAM, devices, time, console."""
+        uc = self.cpu.uc
+        self.cpu.context_mode(UC_CTL_CONTEXT_CPU | UC_CTL_CONTEXT_MEMORY)
+        try:
+            uc.context_restore(snap.context)
+        finally:
+            self.cpu.context_mode(UC_CTL_CONTEXT_CPU)
+        # Translated code may describe memory that changed back.
+        uc.ctl_flush_tb()
+        self._restore_state(snap.state)
+        for dev in self.devices:
+            dev.restore(snap.devices[dev.name])
+        self._mip_dirty = True
+
+    def _save_state(self) -> dict[str, object]:
+        return {"instret": self.instret, "ticks": self._ticks, "frac": self._frac,
+                "out": len(self.uart_output), "mip": self._mip_dev,
+                "htif": self.htif.save() if self.htif else None,
+                "semihost": self.semihost.save() if self.semihost else None}
+
+    def _restore_state(self, st: dict[str, object]) -> None:
+        self.instret = st["instret"]  # type: ignore[assignment]
+        self._ticks = st["ticks"]  # type: ignore[assignment]
+        self._frac = st["frac"]  # type: ignore[assignment]
+        del self.uart_output[st["out"]:]  # type: ignore[misc]
+        self._mip_dev = st["mip"]  # type: ignore[assignment]
+        self._finish = None
+        self._bp_hit = self._bp_skip = None
+        if self.htif is not None and st["htif"] is not None:
+            self.htif.restore(st["htif"])
+        if self.semihost is not None and st["semihost"] is not None:
+            self.semihost.restore(st["semihost"])
+
+    def close(self) -> None:
+        """Release host resources (the disk image file)."""
+        for dev in self.virtio:
+            close = getattr(dev, "close", None)
+            if close is not None:
+                close()
+
+
+#: The encoding of ``wfi``.
+WFI = 0x10500073

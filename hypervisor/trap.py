@@ -1,0 +1,229 @@
+"""The trap unit: architectural trap entry for what Unicorn leaves undone.
+
+Unicorn (QEMU 5 inside) detects synchronous exceptions but, with a
+``UC_HOOK_INTR`` installed, calls the hook instead of QEMU's trap entry, with
+the PC already 4 past the faulting instruction (for compressed instructions
+too) and none of ``xepc/xcause/xtval/xstatus`` written.  :class:`TrapUnit`
+finishes the job exactly as the RISC-V Privileged Architecture (v1.12) says:
+
+* §3.1.8: a trap taken from U or S goes to S when its ``medeleg`` bit is set
+  (``mideleg`` for interrupts); a trap taken in M never goes to S.
+* §3.1.14-16 / §4.1.7-9: ``xepc`` = address OF the trapping instruction
+  (``pc - 4`` in the hook), ``xcause`` = the code, ``xtval`` =
+    - the faulting virtual address for page, access and misaligned faults
+      (QEMU's ``env->badaddr``, see cpu.py),
+    - the faulting instruction's bits for illegal instructions: the 16 bits
+      of a compressed instruction or the 32 bits of a full one, read through
+      the current translation (chosen over the also-legal 0, consistently),
+    - the PC for ``ebreak``/``c.ebreak`` (§3.3.1),
+    - 0 for ``ecall``.
+* §3.1.6 / §4.1.1: ``xPIE ← xIE``, ``xIE ← 0``, ``xPP ← previous level``
+  (SPP is one bit: U 0, S 1), level ← x, ``pc ← xtvec.BASE`` (vectored mode
+  applies to interrupts only, which QEMU delivers natively).
+
+Unicorn reports ``ecall`` as code 8 from every level: the cause is
+``8 + priv`` (ECALL_U/S/M = 8/9/11).  ``ebreak`` never reaches the hook: it
+stops ``emu_start`` with ``UC_ERR_INSN_INVALID`` and the PC at the ebreak;
+the run loop then calls :meth:`TrapUnit.breakpoint`.  Loads, stores and
+fetches of unmapped physical addresses stop ``emu_start`` with
+``UC_ERR_*_UNMAPPED``: the run loop calls :meth:`TrapUnit.access_fault`.
+
+``rdtime`` (``csrrs rd, time, x0`` and the other read-only CSR forms of
+``time``) is illegal in Unicorn; the trap unit emulates it from the CLINT's
+``mtime`` when ``mcounteren.TM`` (and, from U, ``scounteren.TM``) allow it,
+else delivers the illegal-instruction trap the spec requires (§3.1.11).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from unicorn import riscv_const as rc
+
+from septum.hypervisor import sv39
+from septum.hypervisor.cpu import Cpu
+from septum.toolchain.riscv import (
+    CAUSE_INTERRUPT,
+    CSR,
+    Exc,
+    Mstatus,
+    MSTATUS_MPP_SHIFT,
+    Priv,
+)
+
+#: Unicorn's intno for every ecall; the architectural cause is this + priv.
+UC_ECALL = 8
+
+#: mcounteren/scounteren bit that lets the next level read ``time`` (§3.1.11).
+COUNTEREN_TM = 1 << 1
+
+#: Causes whose xtval is the faulting address (QEMU's env->badaddr).
+_ADDRESS_CAUSES = frozenset({
+    Exc.INST_ADDR_MISALIGNED, Exc.INST_ACCESS_FAULT, Exc.LOAD_ADDR_MISALIGNED,
+    Exc.LOAD_ACCESS_FAULT, Exc.STORE_ADDR_MISALIGNED, Exc.STORE_ACCESS_FAULT,
+    Exc.INST_PAGE_FAULT, Exc.LOAD_PAGE_FAULT, Exc.STORE_PAGE_FAULT,
+})
+
+# Encoding of the SYSTEM opcode's CSR forms (unprivileged spec §9.1).
+_OPCODE_SYSTEM = 0x73
+_F3_CSRRS, _F3_CSRRC, _F3_CSRRSI, _F3_CSRRCI = 2, 3, 6, 7
+
+
+def is_compressed(halfword: int) -> bool:
+    """True when an instruction starting with ``halfword`` is 16 bits long."""
+    return halfword & 3 != 3
+
+
+class TrapUnit:
+    """Delivers synchronous exceptions to M or S exactly as the spec says.
+
+    ``read_phys(addr, n)`` reads guest physical memory (bytes, or None when
+    nothing is there); ``mtime()`` gives the CLINT's ``mtime`` for ``rdtime``.
+    ``on_trap(cause, epc, tval, target_priv)`` (optional) observes every
+    delivered trap (issue 6's IPC trace, tests).
+    """
+
+    def __init__(self, cpu: Cpu, read_phys: Callable[[int, int], bytes | None],
+                 mtime: Callable[[], int]) -> None:
+        self.cpu = cpu
+        self.read_phys = read_phys
+        self.mtime = mtime
+        self.on_trap: Callable[[int, int, int, int], None] | None = None
+        #: Count of delivered traps by cause (for statistics and tests).
+        self.counts: dict[int, int] = {}
+        self.rdtime_count = 0
+
+    # ----- trap entry ---------------------------------------------------------
+
+    def take(self, cause: int, epc: int, tval: int) -> int:
+        """Enter the trap handler for ``cause`` as from the current level.
+        Returns the level the trap was taken to (1 S or 3 M)."""
+        cpu = self.cpu
+        write, read = cpu.write, cpu.read
+        prev = cpu.priv
+        # From here on the hart runs in M (as the trap will, or S after).
+        if prev != Priv.M:
+            write(rc.UC_RISCV_REG_PRIV, Priv.M)
+        interrupt = bool(cause & CAUSE_INTERRUPT)
+        code = cause & ~CAUSE_INTERRUPT
+        deleg = read(rc.UC_RISCV_REG_MIDELEG if interrupt else rc.UC_RISCV_REG_MEDELEG)
+        status = read(rc.UC_RISCV_REG_MSTATUS)
+        if prev != Priv.M and (deleg >> code) & 1:
+            target = Priv.S
+            write(rc.UC_RISCV_REG_SEPC, epc)
+            write(rc.UC_RISCV_REG_SCAUSE, cause)
+            write(rc.UC_RISCV_REG_STVAL, tval)
+            spie = Mstatus.SPIE if status & Mstatus.SIE else 0
+            spp = Mstatus.SPP if prev == Priv.S else 0
+            status = (status & ~(Mstatus.SPIE | Mstatus.SIE | Mstatus.SPP)) | spie | spp
+            tvec = read(rc.UC_RISCV_REG_STVEC)
+        else:
+            target = Priv.M
+            write(rc.UC_RISCV_REG_MEPC, epc)
+            write(rc.UC_RISCV_REG_MCAUSE, cause)
+            write(rc.UC_RISCV_REG_MTVAL, tval)
+            mpie = Mstatus.MPIE if status & Mstatus.MIE else 0
+            status = ((status & ~(Mstatus.MPIE | Mstatus.MIE | Mstatus.MPP))
+                      | mpie | (prev << MSTATUS_MPP_SHIFT))
+            tvec = read(rc.UC_RISCV_REG_MTVEC)
+        write(rc.UC_RISCV_REG_MSTATUS, status)
+        base = tvec & ~3
+        if interrupt and tvec & 3 == 1:
+            base += 4 * code
+        write(rc.UC_RISCV_REG_PC, base)
+        if target != Priv.M:
+            write(rc.UC_RISCV_REG_PRIV, target)
+        self.counts[cause] = self.counts.get(cause, 0) + 1
+        if self.on_trap is not None:
+            self.on_trap(cause, epc, tval, target)
+        return target
+
+    # ----- entry points from Unicorn -------------------------------------------
+
+    def hook_intr(self, uc: object, intno: int, user_data: object) -> None:
+        """``UC_HOOK_INTR`` callback: a synchronous exception with pc + 4."""
+        cpu = self.cpu
+        epc = cpu.pc - 4
+        if intno == UC_ECALL:
+            self.take(UC_ECALL + cpu.priv, epc, 0)
+        elif intno == Exc.ILLEGAL_INSTRUCTION:
+            bits = self.fetch_insn(epc)
+            if bits is not None and self._emulate(epc, bits):
+                return
+            self.take(Exc.ILLEGAL_INSTRUCTION, epc, bits or 0)
+        elif intno == Exc.BREAKPOINT:
+            self.take(Exc.BREAKPOINT, epc, epc)
+        elif intno in _ADDRESS_CAUSES:
+            self.take(intno, epc, cpu.badaddr())
+        else:
+            self.take(intno, epc, 0)
+
+    def breakpoint(self, pc: int) -> None:
+        """An ``ebreak``/``c.ebreak`` at ``pc`` (from the run loop)."""
+        self.take(Exc.BREAKPOINT, pc, pc)
+
+    def access_fault(self, cause: int, pc: int, addr: int) -> None:
+        """A load/store/fetch of an unmapped physical address (from the run
+        loop): ``cause`` is LOAD/STORE/INST_ACCESS_FAULT, ``addr`` the
+        faulting virtual address."""
+        self.take(cause, pc, addr)
+
+    # ----- instruction bits ---------------------------------------------------
+
+    def fetch_insn(self, va: int) -> int | None:
+        """The 16 or 32 instruction bits at virtual ``va`` as the hart fetched
+        them (translated when the current level is below M and satp is on),
+        or None when they cannot be read."""
+        low = self._read_virt16(va)
+        if low is None:
+            return None
+        if is_compressed(low):
+            return low
+        high = self._read_virt16(va + 2)
+        if high is None:
+            return None
+        return low | (high << 16)
+
+    def _read_virt16(self, va: int) -> int | None:
+        pa = self.translate_fetch(va)
+        if pa is None:
+            return None
+        data = self.read_phys(pa, 2)
+        return None if data is None else int.from_bytes(data, "little")
+
+    def translate_fetch(self, va: int) -> int | None:
+        """Physical address of an instruction fetch from ``va`` at the
+        current level (None on a page fault)."""
+        if self.cpu.priv == Priv.M:
+            return va
+        satp = self.cpu.csr_read(CSR.SATP)
+
+        def pte(pa: int) -> int | None:
+            data = self.read_phys(pa, 8)
+            return None if data is None else int.from_bytes(data, "little")
+
+        return sv39.translate(satp, va, pte)
+
+    # ----- emulated instructions ------------------------------------------------
+
+    def _emulate(self, epc: int, bits: int) -> bool:
+        """Emulate ``bits`` at ``epc`` if it is a read of ``time``; True if done."""
+        if bits & 0x7F != _OPCODE_SYSTEM or (bits >> 20) != CSR.TIME:
+            return False
+        funct3 = (bits >> 12) & 7
+        rs1 = (bits >> 15) & 0x1F
+        # Only the forms that do not write the CSR: csrrs/csrrc with rs1 = x0,
+        # csrrsi/csrrci with uimm = 0.  Writing read-only `time` is illegal.
+        if funct3 not in (_F3_CSRRS, _F3_CSRRC, _F3_CSRRSI, _F3_CSRRCI) or rs1 != 0:
+            return False
+        cpu = self.cpu
+        priv = cpu.priv
+        if priv != Priv.M:
+            if not cpu.csr_read(CSR.MCOUNTEREN) & COUNTEREN_TM:
+                return False
+            if priv == Priv.U and not cpu.csr_read(CSR.SCOUNTEREN) & COUNTEREN_TM:
+                return False
+        cpu.set_gpr((bits >> 7) & 0x1F, self.mtime())
+        cpu.pc = epc + 4
+        self.rdtime_count += 1
+        return True

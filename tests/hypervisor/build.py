@@ -1,0 +1,73 @@
+"""Build small RISC-V test programs for the hypervisor tests.
+
+Uses GNU ``as``/``ld`` from Debian's ``binutils-riscv64-unknown-elf`` (a
+peer tool the CI installs): a program is assembly source, linked at
+``base`` (0x8000_0000 by default) with ``_start`` as its entry.  Results are
+cached per source text in a temporary directory so each program is built once
+per test session.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import tempfile
+from pathlib import Path
+
+_CACHE = Path(tempfile.gettempdir()) / f"septum-hvtest-{__import__('os').getuid()}"
+
+#: Handy definitions every test program may use.
+PRELUDE = """
+    .equ UART0, 0x10000000
+    .equ TEST, 0x100000
+    .equ CLINT, 0x2000000
+    .equ MTIMECMP, 0x2004000
+    .equ MTIME, 0x200bff8
+    .macro POWEROFF
+        li t6, TEST
+        li t5, 0x5555
+        sw t5, 0(t6)
+    1:  j 1b
+    .endm
+    .macro EXIT code
+        li t6, TEST
+        li t5, (\\code << 16) | 0x3333
+        sw t5, 0(t6)
+    1:  j 1b
+    .endm
+    .macro PUTC reg
+        li t6, UART0
+        sb \\reg, 0(t6)
+    .endm
+"""
+
+
+def build_elf(source: str, base: int = 0x8000_0000, march: str = "rv64gc_zicsr_zifencei",
+              prelude: bool = True, extra_ld: tuple[str, ...] = ()) -> Path:
+    """Assemble and link ``source``; return the ELF's path."""
+    text = (PRELUDE if prelude else "") + source
+    key = hashlib.sha256(f"{text}|{base}|{march}|{extra_ld}".encode()).hexdigest()[:20]
+    _CACHE.mkdir(exist_ok=True)
+    elf = _CACHE / f"{key}.elf"
+    if elf.exists():
+        return elf
+    src = _CACHE / f"{key}.S"
+    obj = _CACHE / f"{key}.o"
+    src.write_text(text)
+    subprocess.run(["riscv64-unknown-elf-as", f"-march={march}", "-o", str(obj), str(src)],
+                   check=True, capture_output=True)
+    tmp = _CACHE / f"{key}.tmp.elf"
+    subprocess.run(["riscv64-unknown-elf-ld", "-nostdlib", "-N", "-Ttext", hex(base), "-e", "_start",
+                    *extra_ld, "-o", str(tmp), str(obj)], check=True, capture_output=True)
+    tmp.replace(elf)
+    return elf
+
+
+def build_bin(source: str, base: int = 0x8000_0000, **kw: object) -> Path:
+    """Like :func:`build_elf` but return a flat binary (objcopy -O binary)."""
+    elf = build_elf(source, base, **kw)  # type: ignore[arg-type]
+    out = elf.with_suffix(".bin")
+    if not out.exists():
+        subprocess.run(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(out)],
+                       check=True, capture_output=True)
+    return out
