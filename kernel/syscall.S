@@ -1,0 +1,235 @@
+# syscall.S — system call dispatch and the calls that are not IPC.
+#
+# One dispatch point (a jump table indexed by a7); every handler reads its
+# arguments from a0..a6 (still live from the trap) or from the trap frame,
+# writes its results into the caller's trap frame, and ends with a jump to
+# the scheduler.  Expected failures return codes (kernel/ABI.md); nothing a
+# task passes can make the kernel fault.
+#
+# All handlers: in: s0 = caller's TCB, sp = kernel stack, a0..a7 = the
+# caller's registers.  Never return.
+
+    .include "abi.inc"
+    .include "config.inc"
+
+    .text
+
+    .globl syscall_dispatch
+syscall_dispatch:
+    li      t0, SYS_COUNT
+    bgeu    a7, t0, sys_bad
+    la      t0, syscall_table
+    slli    t1, a7, 3
+    add     t0, t0, t1
+    ld      t0, 0(t0)
+    jr      t0
+
+sys_bad:
+    li      a0, ERR_BAD_SYSCALL
+    j       sys_ret_a0
+
+# Shared exits: store a0 as the caller's status and reschedule.
+    .globl sys_ret_a0, sys_ret_ok, sys_deny, sys_bad_task, sys_bad_buffer, sys_bad_arg
+sys_ret_ok:
+    li      a0, ERR_OK
+sys_ret_a0:
+    sd      a0, TF_A0(s0)
+    j       sched_return
+sys_bad_task:
+    li      a0, ERR_BAD_TASK
+    j       sys_ret_a0
+sys_bad_buffer:
+    li      a0, ERR_BAD_BUFFER
+    j       sys_ret_a0
+sys_bad_arg:
+    li      a0, ERR_BAD_ARG
+    j       sys_ret_a0
+# sys_deny — authority refused: count it against the caller.
+sys_deny:
+    ld      t0, TCB_DENIALS(s0)
+    addi    t0, t0, 1
+    sd      t0, TCB_DENIALS(s0)
+    li      a0, ERR_DENIED
+    j       sys_ret_a0
+
+# require_supervisor — fall through (ret) only for the supervisor.
+require_supervisor:
+    ld      t0, TCB_DESC(s0)
+    ld      t0, DESC_FLAGS(t0)
+    andi    t0, t0, DF_SUPERVISOR
+    beqz    t0, sys_deny
+    ret
+
+# YIELD: give the CPU to an equal-priority peer, if any.
+sys_yield:
+    li      a0, ERR_OK
+    sd      a0, TF_A0(s0)
+    j       sched_rotate
+
+# EXIT (a0 = code): stop this incarnation; the supervisor is told.
+sys_exit:
+    mv      a2, a0
+    li      a1, CAUSE_EXIT
+    ld      a3, TF_PC(s0)
+    addi    a3, a3, -4          # the ecall itself
+    li      a4, TS_EXITED
+    mv      a0, s0
+    call    task_fault
+    j       sched_return
+
+# LOG (a0 = buffer, a1 = length): print bytes of the caller's memory.
+sys_log:
+    li      t0, LOG_MAX
+    bgtu    a1, t0, sys_bad_arg
+    mv      a2, a1
+    mv      a1, a0
+    mv      a0, s0
+    li      a3, PERM_R
+    call    check_buf
+    bnez    a0, sys_bad_buffer
+    ld      a0, TF_A0(s0)
+    ld      a1, TF_A1(s0)
+    call    klog_user
+    j       sys_ret_ok
+
+# SHUTDOWN (a0 = code), supervisor only: power off through SBI SRST.
+sys_shutdown:
+    call    require_supervisor
+    ld      a0, TF_A0(s0)
+    snez    a0, a0
+    .globl kernel_shutdown
+# kernel_shutdown — a0 = 0 for a clean power-off, 1 for a failure.
+kernel_shutdown:
+    mv      a1, a0              # reason: SBI_SRST_NO_REASON / SBI_SRST_FAILURE
+    li      a0, SBI_SRST_SHUTDOWN
+    li      a6, 0               # function 0: system_reset
+    li      a7, SBI_EXT_SRST
+    ecall
+1:  wfi                         # the firmware refused: stop here
+    j       1b
+
+# TASK_STATUS (a0 = task index), supervisor only.
+# Returns a1 = state, a2 = id, a3 = cause, a4 = tval, a5 = pc, a6 = denials.
+sys_task_status:
+    call    require_supervisor
+    ld      a0, TF_A0(s0)
+    li      t0, TASK_COUNT
+    bgeu    a0, t0, sys_bad_task
+    slli    t1, a0, TCB_SHIFT
+    la      t0, tcbs
+    add     t1, t1, t0
+    ld      t0, TCB_STATE(t1)
+    sd      t0, TF_A1(s0)
+    ld      t0, TCB_ID(t1)
+    sd      t0, TF_A2(s0)
+    ld      t0, TCB_CAUSE(t1)
+    sd      t0, TF_A3(s0)
+    ld      t0, TCB_TVAL(t1)
+    sd      t0, TF_A4(s0)
+    ld      t0, TCB_EPC(t1)
+    sd      t0, TF_A5(s0)
+    ld      t0, TCB_DENIALS(t1)
+    sd      t0, TF_A6(s0)
+    j       sys_ret_ok
+
+# TASK_RESTART (a0 = task index), supervisor only; returns a1 = new id.
+sys_task_restart:
+    call    require_supervisor
+    ld      a0, TF_A0(s0)
+    li      t0, TASK_COUNT
+    bgeu    a0, t0, sys_bad_task
+    ld      t0, TCB_INDEX(s0)
+    beq     a0, t0, sys_bad_task  # restarting oneself would lose the reply
+    slli    t1, a0, TCB_SHIFT
+    la      t0, tcbs
+    add     s1, t1, t0
+    mv      a0, s1
+    call    task_restart
+    ld      t0, TCB_ID(s1)
+    sd      t0, TF_A1(s0)
+    j       sys_ret_ok
+
+# NOTIFY (a0 = task id, a1 = bits).
+sys_notify:
+    slli    a0, a0, 32          # ids are 32 bits
+    srli    a0, a0, 32
+    li      t0, ID_INDEX_MASK
+    and     t1, a0, t0
+    li      t0, TASK_COUNT
+    bgeu    t1, t0, sys_bad_task
+    ld      t0, TCB_DESC(s0)
+    ld      t0, DESC_NOTIFIES(t0)
+    srl     t0, t0, t1
+    andi    t0, t0, 1
+    beqz    t0, sys_deny
+    slli    t1, t1, TCB_SHIFT
+    la      t0, tcbs
+    add     t1, t1, t0
+    ld      t0, TCB_ID(t1)
+    bne     a0, t0, sys_dead_t1
+    mv      a0, t1
+    call    notify_post         # a1 = bits, still the caller's
+    j       sys_ret_ok
+
+# sys_dead_t1 — the id named a past incarnation of the task at t1.
+    .globl sys_dead_t1
+sys_dead_t1:
+    ld      t0, TCB_ID(t1)
+    srli    t0, t0, ID_GEN_SHIFT
+    li      a0, DEAD_BASE
+    or      a0, a0, t0
+    j       sys_ret_a0
+
+# TIMER (a0 = deadline in timebase ticks, 0 = none; a1 = bits to post).
+# Returns a1 = the current time.
+sys_timer:
+    sd      a0, TCB_DEADLINE(s0)
+    sd      a1, TCB_TBITS(s0)
+    rdtime  t0
+    sd      t0, TF_A1(s0)
+    call    timer_program
+    j       sys_ret_ok
+
+# IRQ_ACK (a0 = notification bits): unmask the caller's interrupts mapped to
+# those bits.  Bits that name none of its interrupts: ERR_BAD_ARG, no effect.
+sys_irq_ack:
+    ld      t2, TCB_INDEX(s0)
+    la      t3, irq_table
+    li      t4, IRQ_COUNT
+    li      t5, 0               # the caller's interrupt bits
+1:  beqz    t4, 2f
+    ld      t0, IRQE_OWNER(t3)
+    bne     t0, t2, 3f
+    ld      t0, IRQE_BIT(t3)
+    li      t1, 1
+    sll     t1, t1, t0
+    or      t5, t5, t1
+3:  addi    t3, t3, IRQE_ENTRY_SIZE
+    addi    t4, t4, -1
+    j       1b
+2:  not     t0, t5
+    and     t0, t0, a0
+    bnez    t0, sys_bad_arg
+    call    irq_unmask_bits     # a0 = bits, s0 = caller
+    j       sys_ret_ok
+
+    .section .rodata
+    .balign 8
+syscall_table:
+    .dword  sys_call            # SYS_CALL
+    .dword  sys_recv            # SYS_RECV
+    .dword  sys_reply           # SYS_REPLY
+    .dword  sys_reply_recv      # SYS_REPLY_RECV
+    .dword  sys_notify          # SYS_NOTIFY
+    .dword  sys_irq_ack         # SYS_IRQ_ACK
+    .dword  sys_timer           # SYS_TIMER
+    .dword  sys_yield           # SYS_YIELD
+    .dword  sys_task_status     # SYS_TASK_STATUS
+    .dword  sys_task_restart    # SYS_TASK_RESTART
+    .dword  sys_exit            # SYS_EXIT
+    .dword  sys_log             # SYS_LOG
+    .dword  sys_shutdown        # SYS_SHUTDOWN
+syscall_table_end:
+.if (syscall_table_end - syscall_table) != 8 * SYS_COUNT
+    .error "syscall_table does not match SYS_COUNT"
+.endif

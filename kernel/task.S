@@ -1,0 +1,223 @@
+# task.S — task life cycle: (re)initialisation, faults, notifications.
+#
+# A task's memory is (re)built from the image on every start: its writable
+# region gets the pristine copy of its initial data, the rest is zeroed; its
+# code is read-only to it, so it never needs restoring.  The kernel reaches
+# task memory through its window onto DRAM (VA = PA + KWINDOW - KWINDOW_PA),
+# never through the task's own mappings.
+
+    .include "abi.inc"
+    .include "config.inc"
+
+    .text
+
+# kcopy — copy a2 bytes from physical a1 to physical a0.
+# Clobbers: a0, a1, a2, t0, t1.
+    .globl kcopy
+kcopy:
+    li      t1, KWINDOW - KWINDOW_PA
+    add     a0, a0, t1
+    add     a1, a1, t1
+1:  beqz    a2, 2f
+    lbu     t0, 0(a1)
+    sb      t0, 0(a0)
+    addi    a0, a0, 1
+    addi    a1, a1, 1
+    addi    a2, a2, -1
+    j       1b
+2:  ret
+
+# kzero — zero a1 bytes at physical a0 (8-byte aligned, multiple of 8).
+# Clobbers: a0, a1, t1.
+kzero:
+    li      t1, KWINDOW - KWINDOW_PA
+    add     a0, a0, t1
+    add     a1, a1, a0
+1:  bgeu    a0, a1, 2f
+    sd      zero, 0(a0)
+    addi    a0, a0, 8
+    j       1b
+2:  ret
+
+# task_init — start a task afresh from its static descriptor.
+# In: a0 = TCB (TCB_DESC, TCB_INDEX and TCB_ID already set).
+# Clobbers: a0-a2, t0, t1.  Keeps the fault record and the denial count.
+    .globl task_init
+task_init:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    sd      s1, 8(sp)
+    mv      s1, a0
+    ld      t0, TCB_DESC(s1)
+    ld      a0, DESC_DATA_DST(t0)
+    ld      a1, DESC_DATA_SRC(t0)
+    ld      a2, DESC_DATA_LEN(t0)
+    call    kcopy
+    ld      t0, TCB_DESC(s1)
+    ld      a0, DESC_ZERO_DST(t0)
+    ld      a1, DESC_ZERO_LEN(t0)
+    call    kzero
+    mv      t0, s1              # every saved register starts at 0
+    addi    t1, s1, TF_PC
+1:  sd      zero, 0(t0)
+    addi    t0, t0, 8
+    bltu    t0, t1, 1b
+    ld      t0, TCB_DESC(s1)
+    ld      t1, DESC_ENTRY(t0)
+    sd      t1, TF_PC(s1)
+    ld      t1, DESC_SP(t0)
+    sd      t1, TF_SP(s1)
+    ld      t1, DESC_SATP(t0)
+    sd      t1, TCB_SATP(s1)
+    ld      t1, DESC_PRIO(t0)
+    sd      t1, TCB_PRIO(s1)
+    ld      t1, TCB_ID(s1)
+    sd      t1, TF_A0(s1)       # a task starts with its own id in a0
+    sd      zero, TCB_STATE(s1) # TS_READY
+    sd      zero, TCB_NOTIF(s1)
+    sd      zero, TCB_WAIT(s1)
+    sd      zero, TCB_BUF(s1)
+    sd      zero, TCB_BUFLEN(s1)
+    sd      zero, TCB_DEADLINE(s1)
+    sd      zero, TCB_TBITS(s1)
+    ld      ra, 0(sp)
+    ld      s1, 8(sp)
+    addi    sp, sp, 16
+    ret
+
+# task_fault — record why a task stopped, report it, then task_kill it.
+# In: a0 = TCB, a1 = cause, a2 = tval, a3 = pc, a4 = TS_FAULTED / TS_EXITED.
+    .globl task_fault
+task_fault:
+    addi    sp, sp, -32
+    sd      ra, 0(sp)
+    sd      s1, 8(sp)
+    sd      s2, 16(sp)
+    mv      s1, a0
+    mv      s2, a4
+    sd      a1, TCB_CAUSE(s1)
+    sd      a2, TCB_TVAL(s1)
+    sd      a3, TCB_EPC(s1)
+    la      a0, msg_task
+    call    kputs
+    ld      a0, TCB_INDEX(s1)
+    call    kputhex
+    la      a0, msg_cause
+    call    kputs
+    ld      a0, TCB_CAUSE(s1)
+    call    kputhex
+    la      a0, msg_tval
+    call    kputs
+    ld      a0, TCB_TVAL(s1)
+    call    kputhex
+    la      a0, msg_pc
+    call    kputs
+    ld      a0, TCB_EPC(s1)
+    call    kputhex
+    li      a0, '\n'
+    call    kputc
+    mv      a0, s1
+    mv      a1, s2
+    li      a2, 1
+    call    task_kill
+    ld      ra, 0(sp)
+    ld      s1, 8(sp)
+    ld      s2, 16(sp)
+    addi    sp, sp, 32
+    ret
+
+# task_kill — end an incarnation: new generation, callers released.
+# In: a0 = TCB, a1 = new state, a2 = 1 to notify the supervisor.
+# Every task blocked in CALL on this one (SEND_WAIT or REPLY_WAIT) gets the
+# dead code carrying the new generation and becomes READY.
+# Clobbers: a0-a7, t0-t4.
+    .globl task_kill
+task_kill:
+    sd      a1, TCB_STATE(a0)
+    sd      zero, TCB_DEADLINE(a0)
+    ld      t0, TCB_ID(a0)
+    srli    t1, t0, ID_GEN_SHIFT
+    addi    t1, t1, 1
+    li      t2, ID_GEN_MASK
+    and     t1, t1, t2          # the generation wraps at 16 bits
+    ld      t3, TCB_INDEX(a0)
+    slli    t0, t1, ID_GEN_SHIFT
+    or      t0, t0, t3
+    sd      t0, TCB_ID(a0)
+    li      t4, DEAD_BASE
+    or      t4, t4, t1          # the dead code callers receive
+    la      a3, tcbs
+    li      a4, TASK_COUNT
+    slli    a4, a4, TCB_SHIFT
+    add     a4, a4, a3
+1:  bgeu    a3, a4, 3f
+    ld      t0, TCB_STATE(a3)
+    addi    t0, t0, -TS_SEND_WAIT
+    li      t1, TS_REPLY_WAIT - TS_SEND_WAIT
+    bgtu    t0, t1, 2f          # neither SEND_WAIT nor REPLY_WAIT
+    ld      t0, TCB_WAIT(a3)
+    bne     t0, t3, 2f
+    sd      t4, TF_A0(a3)
+    sd      zero, TCB_STATE(a3)
+2:  addi    a3, a3, TCB_SIZE
+    j       1b
+3:  beqz    a2, 4f
+    li      t0, SUPERVISOR_INDEX
+    beq     t0, t3, 4f          # the supervisor is not told about itself
+    la      a0, tcbs
+    slli    t0, t0, TCB_SHIFT
+    add     a0, a0, t0
+    li      a1, 1
+    slli    a1, a1, NOTIFY_FAULT_BIT
+    tail    notify_post
+4:  ret
+
+# notify_post — OR bits into a task's notifications; wake it if it waits.
+# In: a0 = TCB, a1 = bits.  Clobbers: t0, t1.
+# A task in RECV (open or notifications-only) receives every pending bit at
+# once: a0 = RECV_NOTIFICATION, a1 = bits, and the pending word is cleared.
+    .globl notify_post
+notify_post:
+    ld      t0, TCB_NOTIF(a0)
+    or      t0, t0, a1
+    sd      t0, TCB_NOTIF(a0)
+    beqz    t0, 1f
+    ld      t1, TCB_STATE(a0)
+    addi    t1, t1, -TS_RECV_WAIT
+    li      t0, TS_NOTIFY_WAIT - TS_RECV_WAIT
+    bgtu    t1, t0, 1f
+    li      t1, RECV_NOTIFICATION
+    sd      t1, TF_A0(a0)
+    ld      t0, TCB_NOTIF(a0)
+    sd      t0, TF_A1(a0)
+    sd      zero, TCB_NOTIF(a0)
+    sd      zero, TCB_STATE(a0)
+1:  ret
+
+# task_restart — the supervisor's TASK_RESTART: end the current incarnation
+# if it is still alive, then start the task afresh.
+# In: a0 = TCB.  Clobbers: a0-a7, t0-t4.
+    .globl task_restart
+task_restart:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    sd      s1, 8(sp)
+    mv      s1, a0
+    ld      t0, TCB_STATE(s1)
+    li      t1, TS_FAULTED
+    bgeu    t0, t1, 1f          # already stopped: generation already moved on
+    li      a1, TS_FAULTED
+    li      a2, 0
+    call    task_kill
+1:  mv      a0, s1
+    call    task_init
+    ld      ra, 0(sp)
+    ld      s1, 8(sp)
+    addi    sp, sp, 16
+    ret
+
+    .section .rodata
+msg_task:  .asciz "kernel: task "
+msg_cause: .asciz " stopped: cause="
+msg_tval:  .asciz " tval="
+msg_pc:    .asciz " pc="
