@@ -174,23 +174,22 @@ sbi_hsm:
     j       sbi_success_value
 1:  li      t0, SBI_HSM_HART_SUSPEND
     bne     a6, t0, sbi_not_supported
-    # hart_suspend(a0 = type, ...): default retentive is a wfi; the reserved
-    # types are invalid; the others (non-retentive, platform) are not served.
+    # hart_suspend(a0 = type, ...): default retentive is a wfi; default
+    # non-retentive is defined but not served; every other type is reserved
+    # or platform-specific and unimplemented, which SBI 2.0 calls invalid.
     slli    a0, a0, 32
     srli    a0, a0, 32                  # suspend_type is 32 bits
     bnez    a0, 2f
     wfi
     j       sbi_success
-2:  li      t0, 0x10000000
-    bltu    a0, t0, sbi_invalid_param   # 0x00000001..0x0FFFFFFF reserved
-    li      t0, SBI_HSM_SUSPEND_DEFAULT_NON_RETENTIVE
-    bleu    a0, t0, sbi_not_supported
-    li      t0, 0x90000000
-    bltu    a0, t0, sbi_invalid_param   # 0x80000001..0x8FFFFFFF reserved
-    j       sbi_not_supported
+2:  li      t0, SBI_HSM_SUSPEND_DEFAULT_NON_RETENTIVE
+    beq     a0, t0, sbi_not_supported
+    j       sbi_invalid_param
 
 # ---------------------------------------------------------------- SRST
 # system_reset(a0 = type, a1 = reason), both 32 bits, through the finisher.
+# Reserved and platform-specific types and reasons are all INVALID_PARAM
+# (SBI 2.0, table "SRST System Reset Errors": none is implemented here).
 sbi_srst:
     li      t0, SBI_SRST_SYSTEM_RESET
     bne     a6, t0, sbi_not_supported
@@ -198,14 +197,10 @@ sbi_srst:
     srli    a0, a0, 32
     slli    a1, a1, 32
     srli    a1, a1, 32
-    li      t0, 0xF0000000              # vendor-specific types and reasons start here
     li      t1, SBI_SRST_TYPE_WARM_REBOOT
-    bleu    a0, t1, 1f
-    bgeu    a0, t0, sbi_not_supported   # vendor type: none served
-    j       sbi_invalid_param           # reserved type
-1:  li      t1, SBI_SRST_REASON_SYSTEM_FAILURE
-    bleu    a1, t1, 2f
-    bltu    a1, t0, sbi_invalid_param   # reserved reason; vendor reasons count as none
+    bgtu    a0, t1, sbi_invalid_param
+    li      t1, SBI_SRST_REASON_SYSTEM_FAILURE
+    bgtu    a1, t1, sbi_invalid_param
 2:  li      t2, FINISHER_RESET
     bnez    a0, 3f                      # cold or warm reboot
     li      t2, FINISHER_PASS
@@ -276,9 +271,7 @@ sbi_selftest_fault:
 # The extensions probe_extension reports (32-bit IDs).
     .balign 4
 sbi_extensions:
-    .word   SBI_EXT_BASE, SBI_EXT_TIME, SBI_EXT_IPI, SBI_EXT_RFENCE, SBI_EXT_HSM
-    .word   SBI_EXT_SRST, SBI_EXT_DBCN
-    .word   SBI_EXT_LEGACY_CONSOLE_PUTCHAR, SBI_EXT_LEGACY_CONSOLE_GETCHAR
+    SBI_SUPPORTED_EXTENSIONS            # generated from septum.firmware.sbi
 .ifdef SBI_SELFTEST
     .word   SBI_EXT_SEPTUM_SELFTEST
 .endif

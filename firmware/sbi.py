@@ -19,6 +19,8 @@ from enum import IntEnum
 from pathlib import Path
 
 from septum.hypervisor import memmap
+from septum.hypervisor.devices.finisher import FINISHER_FAIL, FINISHER_PASS, FINISHER_RESET
+from septum.hypervisor.devices.uart import LSR_DR, LSR_THRE, Uart16550
 from septum.toolchain.riscv import (
     CAUSE_INTERRUPT,
     MSTATUS_MPP_SHIFT,
@@ -198,32 +200,21 @@ IMPL_VERSION = (0 << 16) | 1
 # ---------------------------------------------------------------------------
 
 
-class Finisher(IntEnum):
-    """sifive,test0 finisher commands (low 16 bits; a code goes in 31:16)."""
-
-    FAIL = 0x3333
-    PASS = 0x5555
-    RESET = 0x7777
-
-
-FINISHER_CODE_SHIFT = 16
-#: Exit code the firmware reports through the finisher when it takes a trap it
-#: cannot serve (its own fault): QEMU exits with this status.
+#: Exit code the firmware reports through the finisher (FINISHER_FAIL with
+#: this code in bits 31:16) when it takes a trap it cannot serve (its own
+#: fault): QEMU, and the Septum board, exit with this status.
 FIRMWARE_FAULT_CODE = 0x7F
+FINISHER_CODE_SHIFT = 16
+
+#: The ns16550a registers the console routines touch, by offset, taken from
+#: the board's UART register table.
+UART_REGISTERS = ("RBR", "THR", "LSR")
 
 
-class Uart(IntEnum):
-    """ns16550a register offsets (byte registers, stride 1 on QEMU virt)."""
+def _uart_offsets() -> list[tuple[str, int]]:
+    by_name = {r.name: r.offset for r in Uart16550.REGISTERS}
+    return [(f"UART_{name}", by_name[name]) for name in UART_REGISTERS]
 
-    RBR = 0  # receive buffer (read)
-    THR = 0  # transmit holding (write)
-    IER = 1
-    LSR = 5
-
-
-#: LSR bits: data ready, transmit holding register empty.
-UART_LSR_DR = 0x01
-UART_LSR_THRE = 0x20
 
 # ---------------------------------------------------------------------------
 # The firmware's region
@@ -311,11 +302,12 @@ def _constants() -> list[tuple[str, list[tuple[str, int]]]]:
         ("CLINT_MTIME", memmap.CLINT_MTIME),
         ("FIRMWARE_BASE", memmap.FIRMWARE_BASE), ("FIRMWARE_END", FIRMWARE_END),
         ("KERNEL_BASE", memmap.KERNEL_BASE)]))
-    groups.append(("Devices", [(f"FINISHER_{f.name}", f) for f in Finisher] + [
-        ("FINISHER_CODE_SHIFT", FINISHER_CODE_SHIFT),
+    groups.append(("Devices (septum.hypervisor.devices)", [
+        ("FINISHER_FAIL", FINISHER_FAIL), ("FINISHER_PASS", FINISHER_PASS),
+        ("FINISHER_RESET", FINISHER_RESET), ("FINISHER_CODE_SHIFT", FINISHER_CODE_SHIFT),
         ("FIRMWARE_FAULT_CODE", FIRMWARE_FAULT_CODE)]
-        + [(f"UART_{name}", r) for name, r in Uart.__members__.items()]
-        + [("UART_LSR_DR", UART_LSR_DR), ("UART_LSR_THRE", UART_LSR_THRE)]))
+        + _uart_offsets()
+        + [("UART_LSR_DR", LSR_DR), ("UART_LSR_THRE", LSR_THRE)]))
     groups.append(("Firmware region layout", [
         ("FW_VAR_RAM_TOP", FW_VAR_RAM_TOP), ("FW_STACK_TOP", FW_STACK_TOP),
         ("FW_FRAME", FW_FRAME), ("FW_FRAME_SIZE", FW_FRAME_SIZE)]))
@@ -356,6 +348,10 @@ def include_text() -> str:
         lines.append("")
         lines.append(f"# {title}")
         lines.extend(_equ(name, int(value)) for name, value in items)
+    lines += ["", "# The 32-bit extension IDs probe_extension answers 1 for.",
+              ".macro SBI_SUPPORTED_EXTENSIONS"]
+    lines += [f"    .word {e:#x}  # {e.name}" for e in SUPPORTED_EXTENSIONS]
+    lines += [".endm"]
     return "\n".join(lines) + "\n"
 
 

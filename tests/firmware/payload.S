@@ -9,6 +9,8 @@
 # finishes as PAYLOAD_FINAL selects (assemble with --defsym PAYLOAD_FINAL=N):
 #   0 shutdown, 1 shutdown for a system failure, 2 cold reboot,
 #   3 the firmware self-test fault (needs a firmware built with SBI_SELFTEST).
+# With PAYLOAD_PEER defined it leaves out the calls that a complete SBI
+# implementation (OpenSBI) would carry out: stopping or powering down the hart.
 
     .include "sbi_consts.inc"
     .option norvc                       # every instruction 4 bytes: sepc += 4 skips one
@@ -188,6 +190,21 @@ _start:
     li      a2, 0
     SBI     SBI_EXT_HSM, SBI_HSM_HART_SUSPEND
     REPORT  "hsm.hart_suspend.reserved"
+    li      a0, 0x10000000
+    li      a1, 0
+    li      a2, 0
+    SBI     SBI_EXT_HSM, SBI_HSM_HART_SUSPEND
+    REPORT  "hsm.hart_suspend.platform"
+.ifndef PAYLOAD_PEER
+    # Calls a full SBI implementation would carry out (not this firmware).
+    li      a0, SBI_HSM_SUSPEND_DEFAULT_NON_RETENTIVE
+    la      a1, _start
+    li      a2, 0
+    SBI     SBI_EXT_HSM, SBI_HSM_HART_SUSPEND
+    REPORT  "hsm.hart_suspend.non_retentive"
+    SBI     SBI_EXT_HSM, SBI_HSM_HART_STOP
+    REPORT  "hsm.hart_stop"
+.endif
 
     # ---- TIME: an interrupt in the future, one at once, and a retentive
     # suspend woken by the timer.
@@ -278,6 +295,10 @@ _start:
     li      a1, 2
     SBI     SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET
     REPORT  "srst.reserved_reason"
+    li      a0, SBI_SRST_TYPE_SHUTDOWN
+    li      a1, 0xF0000000
+    SBI     SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET
+    REPORT  "srst.vendor_reason"
     SBI     SBI_EXT_SRST, 1
     REPORT  "srst.bad_fid"
 
@@ -315,6 +336,10 @@ _start:
     SBI     SBI_EXT_SEPTUM_SELFTEST, SBI_SELFTEST_FAULT
 .endif
     REPORT  "srst.returned"
+    # The final call came back: end the run as a failure.
+    li      a0, SBI_SRST_TYPE_SHUTDOWN
+    li      a1, SBI_SRST_REASON_SYSTEM_FAILURE
+    SBI     SBI_EXT_SRST, SBI_SRST_SYSTEM_RESET
 1:  wfi
     j       1b
 
