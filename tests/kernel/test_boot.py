@@ -1,0 +1,15 @@
+"""The kernel boots behind real OpenSBI under real QEMU and runs a task."""
+
+from __future__ import annotations
+
+from .conftest import build_kernel, run_qemu
+
+
+def test_boot_banner_and_first_task(tmp_path):
+    res = build_kernel("hello.toml", tmp_path / "hello.elf")
+    assert res.entry == 0x8020_0000
+    out = run_qemu(res.elf)
+    lines = out.splitlines()
+    assert lines[0] == "Septum microkernel: 0x1 tasks"
+    assert lines[1] == "hello from task 0"
+    assert "<timeout>" not in out
