@@ -58,16 +58,28 @@ physical memory, which raises :class:`DmaError` for any address outside RAM.
 
 Constructors (one module each)::
 
-    Clint(clock, on_irq)                           devices/clint.py
-    Plic(on_irq); plic.line(n) -> IrqLine          devices/plic.py
-    Uart16550(irq, on_tx); uart.feed(data)         devices/uart.py
-    TestFinisher(on_finish)  on_finish(kind, code) devices/finisher.py
-    GoldfishRtc(clock, irq, epoch_ns=...)          devices/rtc.py
-    VirtioMmio(index)  (empty slot, DeviceID 0)    devices/virtio_mmio.py
-    VirtioBlk(irq, dma, path, readonly=False, index=0)  devices/virtio_blk.py
+    Clint(clock, on_irq)                                devices/clint.py
+        .mtime (property), .set_mtime(v)
+    Plic(on_irq); plic.line(n) -> IrqLine               devices/plic.py
+    Uart16550(irq, on_tx); uart.feed(data: bytes)       devices/uart.py
+    TestFinisher(on_finish)   on_finish(kind, code)     devices/finisher.py
+        kind: "pass" (code 0), "fail" (code), "reset" (code 0)
+    GoldfishRtc(clock, irq, epoch_ns=DEFAULT_EPOCH_NS)  devices/rtc.py
+    VirtioMmio(index=0, irq=None, dma=None)             devices/virtio_mmio.py
+        an empty slot (DeviceID 0) at VIRTIO_BASE + index * VIRTIO_SIZE
+    VirtioBlk(irq, dma, path, readonly=False, *, index=0, serial=None,
+              snapshot=False)                           devices/virtio_blk.py
+        raises DiskError (a SeptumError) when the image cannot be opened;
+        .close() closes the host file
 
-Each constructor also accepts keyword-only ``name``/``base`` overrides where a
-board could hold several instances; defaults come from hypervisor/memmap.py.
+Each constructor also accepts keyword-only ``name``/``base`` overrides;
+defaults come from hypervisor/memmap.py.  Constructors reset the device, so
+they announce the initial interrupt levels at once (``on_irq`` /
+``irq.set``): the CLINT reports MTIP high, as QEMU has it out of reset
+(mtimecmp 0 <= mtime 0).
+
+Mapping: Unicorn's ``mmio_map`` needs page-sized windows; map
+``size`` rounded up to 4 KiB and pass offsets through unchanged.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ Model:
   (there is no baud timing to wait four character times for).
 - Loopback (MCR LOOP): THR bytes go to the receiver instead of ``on_tx``
   (setting LSR OE when the receiver is full), and the modem inputs follow
-  the modem outputs: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2.
+  the modem outputs: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2.  Host
+  input fed meanwhile waits in the host queue until LOOP is cleared.
 - IIR priorities: receiver line status > received data / timeout > THR
   empty > modem status.  The THRE indication is cleared by reading IIR while
   it is the one shown, or by writing THR; it is set when THR empties with
@@ -186,9 +187,7 @@ class Uart16550(Device):
 
     def feed(self, data: bytes) -> None:
         """Queue host input (keyboard, test) for the guest to receive."""
-        if not self.mcr & MCR_LOOP:
-            # In loopback the receiver is disconnected from the line.
-            self.host_rx.extend(data)
+        self.host_rx.extend(data)
         self._refill()
         self.update_irq()
 
@@ -198,6 +197,11 @@ class Uart16550(Device):
         return FIFO_SIZE if self.fcr & FCR_FIFOE else 1
 
     def _refill(self) -> None:
+        if self.mcr & MCR_LOOP:
+            # In loopback the receiver is cut off from the line: host input
+            # waits in the queue (rather than being lost) until LOOP clears.
+            self._update_dr()
+            return
         while self.host_rx and len(self.rx) < self.rx_capacity:
             self.rx.append(self.host_rx.popleft())
         self._update_dr()

@@ -3,6 +3,9 @@ hw/intc/riscv_aclint.c for the reset state), through 32-bit halves."""
 
 from __future__ import annotations
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from septum.hypervisor import memmap
 from septum.hypervisor.devices.clint import Clint
 from septum.toolchain.riscv import Irq
@@ -121,3 +124,19 @@ def test_snapshot_round_trip_reannounces_levels() -> None:
     b.clint.restore(state)
     assert read64(b.clint, MTIMECMP) == 100 and b.clint.read(MSIP, 4) == 1
     assert sorted(b.events) == [(Irq.MSI, True), (Irq.MTI, False)]
+
+
+U64 = st.integers(0, 2**64 - 1)
+
+
+@settings(max_examples=80, derandomize=True, deadline=None)
+@given(U64, U64, st.integers(0, 2**40))
+def test_mtip_is_mtime_at_or_past_mtimecmp(mtime: int, mtimecmp: int, elapsed: int) -> None:
+    b = Board()
+    write64(b.clint, MTIME, mtime)
+    write64(b.clint, MTIMECMP, mtimecmp)
+    assert read64(b.clint, MTIMECMP) == mtimecmp
+    b.tick(elapsed)
+    now = (mtime + elapsed) % 2**64
+    assert read64(b.clint, MTIME) == now
+    assert b.mip[Irq.MTI] is (now >= mtimecmp)

@@ -6,6 +6,9 @@ from __future__ import annotations
 
 import pickle
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from septum.hypervisor.devices.plic import Plic
 from septum.toolchain.riscv import Irq
 
@@ -153,3 +156,21 @@ def test_snapshot_round_trip() -> None:
     b.plic.restore(state)
     assert b.mip[Irq.SEI] is True
     assert b.claim(S) == 4
+
+
+
+@settings(max_examples=60, derandomize=True, deadline=None)
+@given(st.dictionaries(st.integers(1, 95), st.integers(0, 7), max_size=12),
+       st.integers(0, 7), st.sampled_from([M, S]))
+def test_claim_order_is_priority_then_id(prios: dict[int, int], threshold: int, ctx: int) -> None:
+    """The PLIC spec's selection rule: highest priority above the threshold
+    first, ties to the lowest id; each claim removes one source."""
+    b = Board()
+    for src, p in prios.items():
+        b.prio(src, p)
+        b.plic.line(src).set(True)
+    b.enable(ctx, *prios)
+    b.threshold(ctx, threshold)
+    expected = sorted((s for s, p in prios.items() if p > threshold), key=lambda s: (-prios[s], s))
+    assert b.mip[Irq.MEI if ctx == M else Irq.SEI] is bool(expected)
+    assert [b.claim(ctx) for _ in range(len(expected) + 1)] == expected + [0]

@@ -145,6 +145,15 @@ def test_loopback_overrun_and_line_status_priority() -> None:
     assert b.r(RBR) == ord("1")
 
 
+def test_host_input_waits_while_in_loopback() -> None:
+    b = Board()
+    b.w(MCR, 0x10)
+    b.uart.feed(b"k")
+    assert b.r(LSR) & 0x01 == 0  # the receiver is cut off from the line
+    b.w(MCR, 0x08)
+    assert b.r(LSR) & 0x01 == 0x01 and b.r(RBR) == ord("k")
+
+
 def test_loopback_modem_status_interrupt() -> None:
     b = Board()
     b.w(IER, 0x08)  # EDSSI
