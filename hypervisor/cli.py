@@ -20,6 +20,7 @@ from septum.toolchain.errors import SeptumError
 COMMAND_MODULES = (
     "septum.hypervisor.run_cli",
     "septum.toolchain.cli",
+    "septum.toolchain.build_cli",
 )
 
 DESCRIPTION = """\
