@@ -55,8 +55,7 @@ def build(*, selftest: bool = False) -> "Image":
     code at 0x8000_0000; returns the linked :class:`~septum.toolchain.image.Image`
     (``Image.to_elf()`` gives a file for ``-bios``).  Raises ``AsmError`` if a
     source does not assemble."""
-    from septum.toolchain import Source, assemble
+    from septum.toolchain import assemble
 
-    srcs = [Source(path.read_text(), str(path)) for path in sources()]
-    return assemble(srcs, layout=dict(LAYOUT), include_dirs=(str(source_dir()),),
+    return assemble(sources(), layout=dict(LAYOUT), include_dirs=(str(source_dir()),),
                     defines=defines(selftest=selftest) or None)
