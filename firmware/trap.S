@@ -79,6 +79,14 @@ trap_interrupt:
     srli    t0, t0, 1                   # drop the interrupt bit
     li      t1, IRQ_MTI
     bne     t0, t1, trap_fatal
+    # Forward only a deadline that has passed.  A board that updates MTIP
+    # lazily (Septum's, at the end of an execution slice) may still show the
+    # MTIP of a comparator S has since moved into the future.
+    li      t0, CLINT_BASE + CLINT_MTIME
+    ld      t1, 0(t0)
+    li      t0, CLINT_BASE + CLINT_MTIMECMP
+    ld      t2, 0(t0)
+    bltu    t1, t2, trap_restore
     li      t0, MIP_MTIP
     csrc    mie, t0
     li      t0, MIP_STIP
