@@ -40,7 +40,6 @@ from septum.toolchain.riscv import (PAGE_SIZE, PTE_PPN_SHIFT, SATP_ASID_SHIFT,
 from septum.hypervisor import memmap
 
 KERNEL_DIR = Path(__file__).resolve().parent.parent / "kernel"
-FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
 
 #: Kernel sources, in link order (entry.S first: its .text.entry is at
 #: KERNEL_BASE).
@@ -275,9 +274,11 @@ def build(manifest: str | Path | Manifest, output: str | Path, *, kernel_only: b
         units = [kobj, tables_obj]
         script = "SECTIONS {\n"
         if not kernel_only:
-            fw_src = sorted(FIRMWARE_DIR.glob("*.S"))
-            if not fw_src:
-                raise ImageError(f"{FIRMWARE_DIR}: no firmware sources; build with --kernel-only")
+            from septum import firmware
+            fw_src = firmware.sources()  # link order: entry.S first
+            missing = [s for s in fw_src if not s.is_file()]
+            if missing:
+                raise ImageError(f"{missing[0]}: firmware source missing; build with --kernel-only")
             fobj = w.assemble_unit("firmware", fw_src, localize=True)
             units.append(fobj)
             script += _unit_sections("firmware", fobj, memmap.FIRMWARE_BASE)

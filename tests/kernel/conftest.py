@@ -23,11 +23,12 @@ def build_kernel(manifest: str | Path, out: Path, fastpath: bool = True) -> Buil
     return build(TASKS / manifest, out, kernel_only=True, fastpath=fastpath)
 
 
-def run_qemu(elf: Path, stdin: bytes = b"", timeout: float = 60) -> str:
-    """Boot ``elf`` behind OpenSBI; return everything from the kernel banner
-    on.  The guest must power itself off (the timeout is a safety net)."""
-    argv = [QEMU, "-M", "virt", "-m", "128M", "-nographic", "-bios", "default",
-            "-kernel", str(elf)]
+def run_qemu(elf: Path, stdin: bytes = b"", timeout: float = 60, full: bool = False) -> str:
+    """Boot ``elf`` behind OpenSBI (or, ``full``, a whole image with our own
+    firmware as ``-bios``); return everything from the kernel banner on.
+    The guest must power itself off (the timeout is a safety net)."""
+    boot = ["-bios", str(elf)] if full else ["-bios", "default", "-kernel", str(elf)]
+    argv = [QEMU, "-M", "virt", "-m", "128M", "-nographic", *boot]
     try:
         proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
         out = proc.stdout.decode(errors="replace")

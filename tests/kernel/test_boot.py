@@ -13,3 +13,15 @@ def test_boot_banner_and_first_task(tmp_path):
     assert lines[0] == "Septum microkernel: 0x1 tasks"
     assert lines[1] == "hello from task 0"
     assert "<timeout>" not in out
+
+
+def test_full_image_with_our_firmware_prints_the_same(tmp_path):
+    from septum.toolchain.build import build
+    from .conftest import TASKS
+
+    kernel_only = run_qemu(build_kernel("syscalls.toml", tmp_path / "k.elf").elf)
+    res = build(TASKS / "syscalls.toml", tmp_path / "full.elf")
+    assert res.entry == 0x8000_0000
+    full = run_qemu(res.elf, full=True)
+    assert "super: done" in full
+    assert full == kernel_only
