@@ -269,7 +269,19 @@ _start:
     la      a1, read_buf
     li      a2, 0
     SBI     SBI_EXT_DBCN, SBI_DBCN_CONSOLE_READ
+    mv      s4, a1                      # bytes read
     REPORT  "dbcn.console_read"
+    la      a0, str_read
+    call    puts_raw
+    la      s5, read_buf
+    add     s4, s4, s5
+1:  bgeu    s5, s4, 2f                  # echo what was read, byte by byte
+    lbu     a0, 0(s5)
+    call    putc
+    addi    s5, s5, 1
+    j       1b
+2:  la      a0, str_read_end
+    call    puts_raw
     li      a0, 8
     li      a1, FW_PROBE_STORE
     li      a2, 0
@@ -278,7 +290,8 @@ _start:
     SBI     SBI_EXT_DBCN, 3
     REPORT  "dbcn.bad_fid"
 
-    # ---- legacy console
+    # ---- legacy console: the result is in a0 only; a1 must survive
+    li      a1, 0x5eb71
     SBI     SBI_EXT_LEGACY_CONSOLE_GETCHAR, 0
     REPORT  "legacy.console_getchar"
 
@@ -562,6 +575,8 @@ str_val:    .asciz " val="
 str_trap:   .asciz "trap: scause="
 str_stval:  .asciz " stval="
 str_irq:    .asciz "irq: scause="
+str_read:   .asciz "read: ["
+str_read_end: .asciz "]\n"
 msg_hello:  .ascii "dbcn: hello\n"
 msg_hello_end:
 
