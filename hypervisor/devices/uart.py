@@ -27,7 +27,8 @@ Model:
   indication is signalled at once, as no further character is on its way
   (there is no baud timing to wait four character times for).
 - Loopback (MCR LOOP): THR bytes go to the receiver instead of ``on_tx``
-  (setting LSR OE when the receiver is full), and the modem inputs follow
+  (an overrun sets LSR OE: without FIFOs the new byte replaces the unread
+  one, a full FIFO keeps its contents), and the modem inputs follow
   the modem outputs: CTS = RTS, DSR = DTR, RI = OUT1, DCD = OUT2.  Host
   input fed meanwhile waits in the host queue until LOOP is cleared.
 - IIR priorities: receiver line status > received data / timeout > THR
@@ -306,7 +307,12 @@ class Uart16550(Device):
             if len(self.rx) < self.rx_capacity:
                 self.rx.append(byte)
             else:
+                # Overrun.  Without FIFOs the new character replaces the
+                # unread one in RBR; a full FIFO keeps its contents and the
+                # new character is lost (datasheet, LSR bit 1).
                 self.lsr |= LSR_OE
+                if not self.fcr & FCR_FIFOE:
+                    self.rx[-1] = byte
             self._update_dr()
         else:
             self.on_tx(byte)

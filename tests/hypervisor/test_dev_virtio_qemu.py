@@ -6,40 +6,20 @@ print the same and leave the same bytes in the disk image."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from septum.hypervisor.machine import Machine
 
-HERE = Path(__file__).parent
-DISK_BYTES = 64 * 1024
+from .dev_guest import build_guest, run_qemu
 
-LINK_SCRIPT = """
-ENTRY(_start)
-SECTIONS {
-  . = 0x80000000;
-  .text : { *(.text.start) *(.text*) }
-  .rodata : { *(.rodata*) *(.srodata*) }
-  .data : { *(.data*) *(.sdata*) }
-  .bss : { *(.bss*) *(.sbss*) *(COMMON) }
-  . = ALIGN(16) + 0x4000;
-  __stack_top = .;
-}
-"""
+DISK_BYTES = 64 * 1024
 
 
 @pytest.fixture(scope="module")
 def guest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("virtio-guest")
-    (out / "link.ld").write_text(LINK_SCRIPT)
-    elf = out / "guest.elf"
-    subprocess.run(["riscv64-unknown-elf-gcc", "-O2", "-march=rv64imac_zicsr", "-mabi=lp64",
-                    "-mcmodel=medany", "-ffreestanding", "-nostdlib",
-                    "-Wl,--no-warn-rwx-segments", "-T", str(out / "link.ld"), "-o", str(elf),
-                    str(HERE / "virtio_blk_guest.c")], check=True, capture_output=True)
-    return elf
+    return build_guest("virtio_blk_guest", tmp_path_factory.mktemp("virtio-guest"))
 
 
 def fresh_disk(path: Path) -> Path:
@@ -53,15 +33,10 @@ def test_virtio_blk_matches_qemu(guest: Path, tmp_path: Path) -> None:
     ours_disk = tmp_path / "ours.img"
     shutil.copy(qemu_disk, ours_disk)
 
-    qemu = subprocess.run(
-        ["qemu-system-riscv64", "-M", "virt", "-m", "128M", "-nographic", "-bios", "none",
-         "-kernel", str(guest), "-global", "virtio-mmio.force-legacy=false",
-         "-drive", f"file={qemu_disk},if=none,format=raw,id=d0",
-         # The board names its disk in slot 7 "septum-disk7" (GET_ID).
-         "-device", "virtio-blk-device,drive=d0,serial=septum-disk7"],
-        capture_output=True, timeout=120, stdin=subprocess.DEVNULL)
-    assert qemu.returncode == 0, qemu.stderr
-    theirs = qemu.stdout.decode().splitlines()
+    theirs = run_qemu(guest, "-global", "virtio-mmio.force-legacy=false",
+                      "-drive", f"file={qemu_disk},if=none,format=raw,id=d0",
+                      # The board names its disk in slot 7 "septum-disk7" (GET_ID).
+                      "-device", "virtio-blk-device,drive=d0,serial=septum-disk7")
 
     m = Machine(ram_size=128 << 20, disk=str(ours_disk))
     m.boot(bios="none", kernel=str(guest))
