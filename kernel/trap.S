@@ -21,6 +21,23 @@
 trap_entry:
     csrrw   sp, sscratch, sp
     beqz    sp, kernel_trap     # sscratch was 0: the trap came from S-mode
+.if CONFIG_FASTPATH
+    # CALL and REPLY_RECV try the fast path before anything else is saved.
+    sd      t0, TF_T0(sp)       # t0 is the only scratch the check needs
+    csrr    t0, scause
+    addi    t0, t0, -CAUSE_ECALL_U
+    bnez    t0, 1f
+    addi    t0, a7, -SYS_CALL
+    beqz    t0, fastpath_call
+    addi    t0, a7, -SYS_REPLY_RECV
+    beqz    t0, fastpath_reply_recv
+1:  ld      t0, TF_T0(sp)
+.endif
+# trap_save_all — the slow path: save every register.  The fast path's
+# guards jump here when one fails (sp = TCB, sscratch = user sp, all user
+# registers but t0-t6 intact: the ABI lets a system call clobber those).
+    .globl trap_save_all
+trap_save_all:
     sd      ra, TF_RA(sp)
     sd      gp, TF_GP(sp)
     sd      tp, TF_TP(sp)
@@ -66,12 +83,6 @@ trap_entry:
     ld      t1, TF_PC(s0)
     addi    t1, t1, 4
     sd      t1, TF_PC(s0)
-.if CONFIG_FASTPATH
-    li      t1, SYS_CALL
-    beq     a7, t1, fastpath_call
-    li      t1, SYS_REPLY_RECV
-    beq     a7, t1, fastpath_reply_recv
-.endif
     j       syscall_dispatch    # a0..a7 still hold the task's arguments
 
 # trap_interrupt — timer or external interrupt taken from U-mode.
