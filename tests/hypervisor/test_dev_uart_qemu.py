@@ -1,4 +1,4 @@
-"""ns16550a and PLIC against real QEMU: a bare-metal guest
+"""ns16550a, PLIC and CLINT registers against real QEMU: a bare-metal guest
 (uart_plic_guest.c) records register values through reset, THRE, the PLIC
 gateway, loopback overrun, FIFO trigger levels and timeouts, and prints them;
 QEMU's virt and Septum's board must print the same."""

@@ -1,5 +1,5 @@
 /*
- * Bare-metal ns16550a + PLIC exerciser for test_dev_uart_qemu.py: runs on
+ * Bare-metal CLINT + ns16550a + PLIC exerciser for test_dev_uart_qemu.py: runs on
  * QEMU virt (-bios none) and on Septum's board.  Register values are
  * recorded while the UART is in loopback (where printing is impossible) and
  * printed at the end, then the guest powers off through the test finisher.
@@ -78,7 +78,23 @@ static void puts_(const char *s) { while (*s) putc_(*s++); }
 
 int main(void)
 {
-    /* Reset values. */
+    /* CLINT out of reset (QEMU: mtimecmp 0); msip keeps bit 0 only. */
+    volatile uint32_t *clint = (volatile uint32_t *)0x02000000UL;
+    rec("msip", clint[0]);
+    rec("mtimecmp_lo", clint[0x4000 / 4]);
+    rec("mtimecmp_hi", clint[0x4004 / 4]);
+    clint[0x4004 / 4] = 0x12345678;
+    clint[0x4000 / 4] = 0x9abcdef0;
+    rec("mtimecmp_lo_rw", clint[0x4000 / 4]);
+    rec("mtimecmp_hi_rw", clint[0x4004 / 4]);
+    clint[0x4000 / 4] = 0xffffffff;
+    clint[0x4004 / 4] = 0xffffffff;
+    clint[0] = 0xffffffff;
+    rec("msip_set", clint[0]);
+    clint[0] = 0;
+    rec("msip_clear", clint[0]);
+
+    /* UART reset values. */
     rec("ier", U(IER));
     rec("iir", U(IIR));
     rec("lcr", U(LCR));
