@@ -18,6 +18,12 @@ interrupt output is high while some source is pending, enabled for it, not
 claimed and of priority above the context's threshold; a claim returns the
 highest-priority such source (lowest id on ties), or 0.  As in QEMU, a
 complete of any id below 96 is accepted whether or not it is enabled.
+
+A line that drops before its claim withdraws the request (pending clears),
+as current upstream QEMU does; Debian's QEMU 7.2 (and the PLIC spec's
+generic gateway) latch the request until it is claimed, so a driver there
+may claim a source that no longer asserts (tests/hypervisor/
+test_dev_uart_qemu.py pins this one difference).
 """
 
 from __future__ import annotations

@@ -28,6 +28,14 @@ completed synchronously on QueueNotify, so runs are deterministic:
 - VIRTIO_BLK_T_GET_ID (8): the 20-byte serial (NUL padded).
 - anything else -> VIRTIO_BLK_S_UNSUPP.
 
+Compared with QEMU 7.2's virtio-blk (tests/hypervisor/test_dev_virtio_qemu.py
+runs one guest on both): same answers, with two deliberate differences.
+FEATURES_OK does not stick unless the driver accepts VIRTIO_F_VERSION_1
+(spec §6.1 lets a device fail then; QEMU accepts).  A failed request's used
+length counts the bytes really written (the status byte: spec §2.6.8 "SHOULD
+set len to the exact number of bytes written"); QEMU reports the whole
+writable length.  QEMU's offered features also include more optional bits.
+
 The host file is opened once.  Snapshots (``save``/``restore``) hold the
 transport and queue state only: by default the disk contents are NOT rolled
 back.  With ``snapshot=True`` (like QEMU's ``-snapshot``) writes go to an

@@ -27,7 +27,9 @@ Register map (Virtual I/O Device specification 1.1, §4.2.2)::
 Legacy (version 1) registers such as QueuePFN do not exist here and are
 logged as undefined.  Note: QEMU 7.2's virtio-mmio defaults to the legacy
 interface (``force-legacy=true``); ``-global virtio-mmio.force-legacy=false``
-gives the modern one this board implements.
+gives the modern one this board implements.  QEMU puts the first
+``-device virtio-blk-device`` in the highest slot (7, 0x1000_8000, PLIC
+source 8): the machine does the same with its disk.
 
 An empty slot (:class:`VirtioMmio` with no device) answers MagicValue,
 Version and VendorID, reads 0 elsewhere and ignores (and logs) writes, as
