@@ -81,6 +81,11 @@ _start:
     csrw    mideleg, t0
     li      t0, FW_MCOUNTEREN
     csrw    mcounteren, t0
+    # No timer deadline until S sets one: mtimecmp resets to 0, which would
+    # make MTIP pending from the start.
+    li      t0, CLINT_BASE + CLINT_MTIMECMP
+    li      t1, -1
+    sd      t1, 0(t0)
     csrw    satp, zero                  # the kernel starts with the MMU off
     sfence.vma
 
