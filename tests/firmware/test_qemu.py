@@ -200,3 +200,14 @@ def test_selftest_extension_only_in_selftest_builds(gnu_firmware_selftest: Path,
     run = helpers.run_qemu(helpers.build_firmware(fw_dir), helpers.build_payload(fw_dir, final=3))
     assert helpers.parse_results(run.output)["srst.returned"] == (NOT_SUPPORTED, 0)
     assert run.returncode == sbi.ResetReason.SYSTEM_FAILURE
+
+
+def test_other_harts_park(gnu_firmware: Path, payload: Path, qemu_run: helpers.Run) -> None:
+    # With two harts the second one waits in wfi and never disturbs hart 0.
+    cmd = [helpers.QEMU, "-M", "virt", "-smp", "2", "-m", "128M", "-nographic",
+           "-monitor", "none", "-serial", "stdio", "-no-reboot",
+           "-bios", str(gnu_firmware), "-kernel", str(payload)]
+    proc = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                          timeout=helpers.QEMU_TIMEOUT)
+    assert proc.stdout.decode("latin-1").replace("\r\n", "\n") == qemu_run.output
+    assert proc.returncode == 0
