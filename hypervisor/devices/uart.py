@@ -158,6 +158,7 @@ class Uart16550(Device):
         self.irq = irq
         self.on_tx = on_tx
         self._by_name = self.regmap.by_name
+        self._views = self._build_views()
         self.ier = 0
         self.lcr = 0
         self.mcr = RESET_MCR
@@ -174,15 +175,28 @@ class Uart16550(Device):
 
     # ----- the register map depends on LCR DLAB --------------------------------
 
+    def _build_views(self) -> tuple[tuple[dict[int, Register], ...], ...]:
+        """[DLAB][is_write] -> {offset: register}: the four views of the map."""
+        views = []
+        for dlab in (_DLAB0, _DLAB1):
+            pair = []
+            for is_write in (False, True):
+                view = {}
+                for off in range(8):
+                    names = dlab.get(off)
+                    reg = (self._by_name[names[is_write]] if names is not None
+                           else self.regmap.find(off, 1, is_write))
+                    if reg is not None:
+                        view[off] = reg
+                pair.append(view)
+            views.append(tuple(pair))
+        return tuple(views)
+
     def lookup(self, offset: int, size: int, is_write: bool) -> Register | None:
         # Like QEMU's serial_mm, any access width reaches the byte register
-        # at its offset (reg-io-width 1 drivers use bytes anyway).
-        if offset >= 8:
-            return None
-        names = (_DLAB1 if self.lcr & LCR_DLAB else _DLAB0).get(offset)
-        if names is not None:
-            return self._by_name[names[is_write]]
-        return self.regmap.find(offset, 1, is_write)
+        # at its offset (reg-io-width 1 drivers use bytes anyway).  Drivers
+        # poll LSR constantly: the lookup is one dict access.
+        return self._views[self.lcr >> 7 & 1][is_write].get(offset)
 
     # ----- host side ----------------------------------------------------------
 
@@ -236,6 +250,12 @@ class Uart16550(Device):
 
     def read_register(self, reg: Register, rel: int, size: int) -> int:
         name = reg.name
+        if name == "LSR":
+            value = self.lsr
+            if self.lsr & LSR_INT_ANY:
+                self.lsr &= ~(LSR_INT_ANY | LSR_RXFE)
+                self.update_irq()
+            return value
         if name == "RBR":
             value = self.rx.popleft() if self.rx else 0
             self._refill()
@@ -254,12 +274,6 @@ class Uart16550(Device):
             return self.lcr
         if name == "MCR":
             return self.mcr
-        if name == "LSR":
-            value = self.lsr
-            if self.lsr & LSR_INT_ANY:
-                self.lsr &= ~(LSR_INT_ANY | LSR_RXFE)
-                self.update_irq()
-            return value
         if name == "MSR":
             value = self.msr
             if self.msr & MSR_ANY_DELTA:
