@@ -114,6 +114,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
         image = assemble(sources, base=args.base, layout=dict(args.section) or None,
                              march=args.march, include_dirs=tuple(args.include_dirs),
                              defines=dict(args.defsym) or None)
+        image.march = args.march  # for Tag_RISCV_arch and EF_RISCV_RVC
         elf = image.to_elf()
     except AsmError as exc:
         return _fail(str(exc))
