@@ -6,7 +6,10 @@ image; the run ends when the supervisor task calls SHUTDOWN (SBI SRST).
 
 from __future__ import annotations
 
+import os
+import select
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -26,17 +29,35 @@ def build_kernel(manifest: str | Path, out: Path, fastpath: bool = True) -> Buil
 def run_qemu(elf: Path, stdin: bytes = b"", timeout: float = 60, full: bool = False) -> str:
     """Boot ``elf`` behind OpenSBI (or, ``full``, a whole image with our own
     firmware as ``-bios``); return everything from the kernel banner on.
-    The guest must power itself off (the timeout is a safety net)."""
+    ``stdin`` is typed once the banner is out (the firmware resets the
+    UART's FIFO before that).  The guest must power itself off; the timeout
+    is a safety net."""
     boot = ["-bios", str(elf)] if full else ["-bios", "default", "-kernel", str(elf)]
     argv = [QEMU, "-M", "virt", "-m", "128M", "-nographic", *boot]
+    proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL)
+    out = b""
+    deadline = time.monotonic() + timeout
     try:
-        proc = subprocess.run(argv, input=stdin, capture_output=True, timeout=timeout)
-        out = proc.stdout.decode(errors="replace")
-    except subprocess.TimeoutExpired as exc:
-        out = (exc.stdout or b"").decode(errors="replace") + "\n<timeout>\n"
-    out = out.replace("\r\n", "\n")
-    i = out.find(BANNER)
-    return out[i:] if i >= 0 else out
+        if stdin:
+            while BANNER.encode() not in out and time.monotonic() < deadline:
+                ready, _, _ = select.select([proc.stdout], [], [], 0.5)
+                if ready:
+                    chunk = os.read(proc.stdout.fileno(), 4096)
+                    if not chunk:
+                        break
+                    out += chunk
+            proc.stdin.write(stdin)
+            proc.stdin.flush()
+        rest, _ = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        out += rest
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        rest, _ = proc.communicate()
+        out += (rest or b"") + b"\n<timeout>\n"
+    text = out.decode(errors="replace").replace("\r\n", "\n")
+    i = text.find(BANNER)
+    return text[i:] if i >= 0 else text
 
 
 @pytest.fixture(params=[True, False], ids=["fastpath", "slowpath"])
