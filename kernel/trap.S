@@ -181,6 +181,7 @@ task_return:
     ld      t6, TF_T6(sp)
     ld      sp, TF_SP(sp)
     sret
+    .balign 4                   # GNU as pads a section to its alignment: be explicit
 
     .section .rodata
 msg_kpanic: .asciz "kernel panic: scause="

@@ -16,9 +16,10 @@ at ``Layout.KWINDOW`` (supervisor-only) as the kernel's window for bulk
 copies and restarts, and each task gets only its own slot's regions and
 its manifest devices with U=1.
 
-Back end: GNU ``as``/``ld`` (riscv64-unknown-elf-*), one relocatable object
-per unit (firmware, kernel, each task, the tables), placed by one linker
-script.  Each task's symbols are made local so that tasks never collide.
+Back ends: Septum's own assembler (in process; the default), or GNU
+``as``/``ld`` (riscv64-unknown-elf-*: one relocatable object per unit,
+placed by one linker script).  Both give the same loadable bytes; each
+task's symbols are local so that tasks never collide.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from elftools.elf.elffile import ELFFile
 from septum.kernel import abi
 from septum.kernel.abi import DescFlags, Layout, RegionPerm
 from septum.toolchain.errors import ImageError
+from septum.toolchain.image import Image, Section, SectionFlags, Symbol
 from septum.toolchain.manifest import Manifest, Task, load_manifest
 from septum.toolchain.riscv import (PAGE_SIZE, PTE_PPN_SHIFT, SATP_ASID_SHIFT,
                                     SATP_MODE_SHIFT, SATP_MODE_SV39, Pte)
@@ -142,8 +144,8 @@ def _task_sections(t: Task, obj: Path, base: int) -> str:
     return (
         f"  .task.{t.name}.text {base:#x} : {{ {o}(.text.start) {o}(.text .text.*) "
         f"{o}(.rodata .rodata.* .srodata .srodata.*) }}\n"
-        f"  .task.{t.name}.data ALIGN({PAGE_SIZE:#x}) : {{ {o}(.data .data.* .sdata .sdata.*) "
-        f". = ALIGN(8); }}\n"
+        f"  . = ALIGN({PAGE_SIZE:#x});\n"  # data and bss start on the next page
+        f"  .task.{t.name}.data : {{ {o}(.data .data.* .sdata .sdata.*) }}\n"
         f"  .task.{t.name}.bss : {{ {o}(.bss .bss.* .sbss .sbss.* COMMON) }}\n"
     )
 
@@ -217,14 +219,24 @@ def _bytes_directives(data: bytes) -> str:
     return "\n".join(out) + "\n"
 
 
+#: The assemblers the builder can use: Septum's own (in process) or GNU
+#: binutils (the reference the tests compare against).
+BACKENDS = ("septum", "gnu")
+
+
 def build(manifest: str | Path | Manifest, output: str | Path, *, kernel_only: bool = False,
-          fastpath: bool = True, slot: int = DEFAULT_SLOT) -> BuildResult:
+          fastpath: bool = True, slot: int = DEFAULT_SLOT,
+          backend: str = "septum") -> BuildResult:
     """Build the system described by ``manifest`` into the ELF ``output``.
 
     ``kernel_only`` leaves the firmware out (boot behind another SBI, e.g.
     ``qemu -bios default``); ``fastpath=False`` assembles the kernel without
-    its IPC fast path.  Raises :class:`ImageError` on any failure.
+    its IPC fast path; ``backend`` picks the assembler (:data:`BACKENDS`).
+    Both back ends produce the same loadable bytes.  Raises
+    :class:`ImageError` (or :class:`AsmError`) on any failure.
     """
+    if backend not in BACKENDS:
+        raise ImageError(f"unknown assembler back end {backend!r} (expected one of {BACKENDS})")
     m = manifest if isinstance(manifest, Manifest) else load_manifest(manifest)
     output = Path(output)
     if len(m.tasks) * slot > 64 << 20:
@@ -233,70 +245,169 @@ def build(manifest: str | Path | Manifest, output: str | Path, *, kernel_only: b
         w = _Work(Path(tmp))
         (w.inc / "abi.inc").write_text(abi.generate_include())
         (w.inc / "manifest.inc").write_text(_manifest_include(m, slot))
-
-        # 1. Tasks, each linked alone at its slot to learn its sizes and data.
-        objs: dict[str, Path] = {}
-        infos = []
-        for t in m.tasks:
-            obj = w.assemble_unit(f"task_{t.name}", t.sources, localize=True)
-            objs[t.name] = obj
-            base = Layout.TASKS_BASE + t.index * slot
-            alone = w.dir / f"alone_{t.name}.elf"
-            w.link(f"SECTIONS {{\n{_task_sections(t, obj, base)}{_DISCARD}}}\n", alone, [obj])
-            infos.append(_task_info(t, alone, base, slot, m.path))
-
-        # 2. Page tables and pristine data at TABLES_BASE.
-        pt = PageTables(Layout.TABLES_BASE)
-        layouts = []
-        for t, info in zip(m.tasks, infos):
-            layouts.append(_map_task(pt, t, info))
-        pristine_base = Layout.TABLES_BASE + len(pt.pages) * PAGE_SIZE
-        blob = bytearray(pt.data())
-        data_src = []
-        for info in infos:
-            data_src.append(Layout.TABLES_BASE + len(blob))
-            blob += info["data"]
-            blob += bytes(_align(len(blob), 8) - len(blob))
-        if Layout.TABLES_BASE + len(blob) > Layout.TASKS_BASE:
-            raise ImageError(f"{m.path}: page tables and task data need {len(blob):#x} bytes; "
-                             f"only {Layout.TASKS_BASE - Layout.TABLES_BASE:#x} available")
-        del pristine_base
-        (w.dir / "tables_phys.S").write_text("    .data\n" + _bytes_directives(bytes(blob)))
-        tables_obj = w.assemble_unit("tables_phys", [w.dir / "tables_phys.S"], localize=True)
-
-        # 3. The kernel with its generated configuration and tables.
         (w.inc / "config.inc").write_text(_config_include(m, fastpath))
-        (w.dir / "tables.S").write_text(_kernel_tables(m, infos, layouts, data_src))
-        ksrc = [KERNEL_DIR / s for s in KERNEL_SOURCES] + [w.dir / "tables.S"]
-        kobj = w.assemble_unit("kernel", ksrc, localize=False)
-
-        # 4. Firmware, unless kernel-only.
-        units = [kobj, tables_obj]
-        script = "SECTIONS {\n"
-        if not kernel_only:
-            from septum import firmware
-            fw_src = firmware.sources()  # link order: entry.S first
-            missing = [s for s in fw_src if not s.is_file()]
-            if missing:
-                raise ImageError(f"{missing[0]}: firmware source missing; build with --kernel-only")
-            fobj = w.assemble_unit("firmware", fw_src, localize=True)
-            units.append(fobj)
-            script += _unit_sections("firmware", fobj, memmap.FIRMWARE_BASE)
-            entry = memmap.FIRMWARE_BASE
+        if backend == "gnu":
+            entry, layouts = _build_gnu(w, m, slot, kernel_only, output)
         else:
-            entry = Layout.KERNEL_BASE
-        script += _unit_sections("kernel", kobj, Layout.KERNEL_BASE)
-        script += f"  .tables {Layout.TABLES_BASE:#x} : {{ {tables_obj.name}(.data) }}\n"
-        for t in m.tasks:
-            script += _task_sections(t, objs[t.name], Layout.TASKS_BASE + t.index * slot)
-            units.append(objs[t.name])
-        script += _DISCARD + "}\n"
-        final = w.dir / "system.elf"
-        w.link(script, final, units, entry)
-        _check_kernel_size(final)
-        output.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(final, output)
+            entry, layouts = _build_septum(w, m, slot, kernel_only, output)
     return BuildResult(output, entry, kernel_only, layouts)
+
+
+def _tables(w: _Work, m: Manifest, infos: list[dict]) -> tuple[list[TaskLayout], bytes]:
+    """Page tables and pristine data (the blob at TABLES_BASE), and the
+    kernel's generated tables.S in the scratch folder."""
+    pt = PageTables(Layout.TABLES_BASE)
+    layouts = [_map_task(pt, t, info) for t, info in zip(m.tasks, infos)]
+    blob = bytearray(pt.data())
+    data_src = []
+    for info in infos:
+        data_src.append(Layout.TABLES_BASE + len(blob))
+        blob += info["data"]
+        blob += bytes(_align(len(blob), 8) - len(blob))
+    if Layout.TABLES_BASE + len(blob) > Layout.TASKS_BASE:
+        raise ImageError(f"{m.path}: page tables and task data need {len(blob):#x} bytes; "
+                         f"only {Layout.TASKS_BASE - Layout.TABLES_BASE:#x} available")
+    (w.dir / "tables.S").write_text(_kernel_tables(m, infos, layouts, data_src))
+    return layouts, bytes(blob)
+
+
+def _kernel_sources(w: _Work) -> list[Path]:
+    return [KERNEL_DIR / s for s in KERNEL_SOURCES] + [w.dir / "tables.S"]
+
+
+def _build_gnu(w: _Work, m: Manifest, slot: int, kernel_only: bool,
+               output: Path) -> tuple[int, list[TaskLayout]]:
+    # 1. Tasks, each linked alone at its slot to learn its sizes and data.
+    objs: dict[str, Path] = {}
+    infos = []
+    for t in m.tasks:
+        obj = w.assemble_unit(f"task_{t.name}", t.sources, localize=True)
+        objs[t.name] = obj
+        base = Layout.TASKS_BASE + t.index * slot
+        alone = w.dir / f"alone_{t.name}.elf"
+        w.link(f"SECTIONS {{\n{_task_sections(t, obj, base)}{_DISCARD}}}\n", alone, [obj])
+        infos.append(_task_info(t, alone, base, slot, m.path))
+    # 2. Page tables, pristine data, kernel tables.
+    layouts, blob = _tables(w, m, infos)
+    (w.dir / "tables_phys.S").write_text("    .data\n" + _bytes_directives(blob))
+    tables_obj = w.assemble_unit("tables_phys", [w.dir / "tables_phys.S"], localize=True)
+    # 3. The kernel.
+    kobj = w.assemble_unit("kernel", _kernel_sources(w), localize=False)
+    # 4. Firmware, unless kernel-only; one link of everything.
+    units = [kobj, tables_obj]
+    script = "SECTIONS {\n"
+    if not kernel_only:
+        fobj = w.assemble_unit("firmware", _firmware_sources(), localize=True)
+        units.append(fobj)
+        script += _unit_sections("firmware", fobj, memmap.FIRMWARE_BASE)
+        entry = memmap.FIRMWARE_BASE
+    else:
+        entry = Layout.KERNEL_BASE
+    script += _unit_sections("kernel", kobj, Layout.KERNEL_BASE)
+    script += f"  .tables {Layout.TABLES_BASE:#x} : {{ {tables_obj.name}(.data) }}\n"
+    for t in m.tasks:
+        script += _task_sections(t, objs[t.name], Layout.TASKS_BASE + t.index * slot)
+        units.append(objs[t.name])
+    script += _DISCARD + "}\n"
+    final = w.dir / "system.elf"
+    w.link(script, final, units, entry)
+    _check_kernel_size(final)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(final, output)
+    return entry, layouts
+
+
+def _firmware_sources() -> list[Path]:
+    from septum import firmware
+    fw_src = firmware.sources()  # link order: entry.S first
+    missing = [s for s in fw_src if not s.is_file()]
+    if missing:
+        raise ImageError(f"{missing[0]}: firmware source missing; build with --kernel-only")
+    return fw_src
+
+
+def _writable(sec: Section) -> bool:
+    return bool(sec.flags & SectionFlags.ALLOC and sec.flags & SectionFlags.WRITE)
+
+
+def _septum_task(w: _Work, t: Task, base: int, slot: int, mpath: Path) -> tuple[dict, Image]:
+    """Assemble a task with Septum's assembler: code and read-only data at
+    ``base``, writable sections from the next page on (the GNU layout)."""
+    from septum.toolchain import assemble
+    inc = (str(w.inc), *(str(p) for p in {s.parent for s in t.sources}))
+    first = assemble(t.sources, base=base, layout={".text": base}, include_dirs=inc)
+    code = [s for s in first.loadable() if not _writable(s)]
+    text_end = max((s.end for s in code), default=base)
+    data_base = base + _align(text_end - base)
+    writable = [s for s in first.loadable() if _writable(s)]
+    layout = {".text": base}
+    if writable:
+        layout[writable[0].name] = data_base
+    img = assemble(t.sources, base=base, layout=layout, include_dirs=inc) if writable else first
+    writable = [s for s in img.loadable() if _writable(s)]
+    data = bytearray()
+    for s in writable:
+        if not s.nobits:
+            data += bytes(s.address - data_base - len(data)) + s.data
+    used = max((s.end for s in writable), default=data_base) - data_base
+    data += bytes(_align(len(data), 8) - len(data))
+    text_size = _align(text_end - base)
+    data_size = _align(max(used, len(data)) + t.stack)
+    if text_size + data_size > slot:
+        raise ImageError(f"{mpath}: tasks.{t.name}: needs {text_size + data_size:#x} bytes, "
+                         f"the slot is {slot:#x}")
+    if text_end == base:
+        raise ImageError(f"{mpath}: tasks.{t.name}: no code")
+    start = img.symbol("_start")
+    entry = start.value if start is not None else base
+    info = {"base": base, "entry": entry, "text": (base, text_size),
+            "data_region": (data_base, data_size), "data": bytes(data)}
+    return info, img
+
+
+def _build_septum(w: _Work, m: Manifest, slot: int, kernel_only: bool,
+                  output: Path) -> tuple[int, list[TaskLayout]]:
+    from septum.toolchain import assemble
+    infos, images = [], []
+    for t in m.tasks:
+        info, img = _septum_task(w, t, Layout.TASKS_BASE + t.index * slot, slot, m.path)
+        infos.append(info)
+        images.append((f".task.{t.name}", img))
+    layouts, blob = _tables(w, m, infos)
+    kimg = assemble(_kernel_sources(w), layout={".text.entry": Layout.KERNEL_BASE},
+                    include_dirs=(str(w.inc), str(KERNEL_DIR)))
+    end = max(s.end for s in kimg.loadable())
+    if end > Layout.KERNEL_LIMIT:
+        raise ImageError(f"kernel ends at {end:#x}, past {Layout.KERNEL_LIMIT:#x}")
+    final = Image()
+    units = [(".kernel", kimg)]
+    if not kernel_only:
+        from septum import firmware
+        _firmware_sources()
+        units.insert(0, (".firmware", firmware.build()))
+        final.entry = memmap.FIRMWARE_BASE
+    else:
+        final.entry = Layout.KERNEL_BASE
+    final.sections.append(Section(".tables", Layout.TABLES_BASE, blob,
+                                  SectionFlags.ALLOC | SectionFlags.WRITE, align=PAGE_SIZE))
+    for prefix, img in units + images:
+        task = prefix.startswith(".task.")
+        for s in img.sections:
+            if s.flags & SectionFlags.ALLOC:
+                final.sections.append(Section(prefix + s.name, s.address, s.data, s.flags,
+                                              s.align, s.nobits, s.size))
+        for sym in img.symbols:
+            # A task's symbols are its own: local, so that tasks never collide.
+            binding = "local" if task or prefix == ".firmware" else sym.binding
+            section = prefix + sym.section if sym.section else None
+            final.symbols.append(Symbol(sym.name, sym.value, sym.size, sym.kind, binding,
+                                        section))
+        final.lines.extend(img.lines)
+    final.sections.sort(key=lambda s: s.address)
+    final.lines.sort(key=lambda e: e.address)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_bytes(final.to_elf())
+    return final.entry, layouts
 
 
 def _task_info(t: Task, elf_path: Path, base: int, slot: int, mpath: Path) -> dict:

@@ -21,11 +21,15 @@ BUDGET = 100_000_000
 
 
 def symbols(elf: Path) -> dict[str, int]:
-    """Name -> address for every symbol of ``elf`` (first definition wins)."""
+    """Name -> address for every symbol of ``elf`` (a global definition
+    wins over local ones; among locals, the first)."""
     out: dict[str, int] = {}
     with open(elf, "rb") as f:
         for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols():
-            out.setdefault(s.name, s["st_value"])
+            if s["st_info"]["bind"] == "STB_GLOBAL":
+                out[s.name] = s["st_value"]
+            else:
+                out.setdefault(s.name, s["st_value"])
     return out
 
 

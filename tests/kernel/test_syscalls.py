@@ -22,9 +22,9 @@ def _expected_tags() -> set[str]:
     src = (TASKS / "super.S").read_text()
     macro = src[src.index(".macro FAULTY_STOPPED"):src.index(".endm")]
     body = src[src.index(".endm"):]
-    tags = set(re.findall(r'CHECK\s+[^"\n]+"([^"\\]+)"', body))
-    suffixes = re.findall(r'"\\tag\\\(\)(\.[a-z]+)"', macro)
-    for prefix in re.findall(r'FAULTY_STOPPED\s+[^"\n]+"([^"]+)"', body):
+    tags = set(re.findall(r"CHECK\s+[^,\n]+,[^\n]+,\s*([\w.]+)\s*(?:#.*)?$", body, re.M))
+    suffixes = re.findall(r"\\tag\\\(\)(\.[a-z]+)", macro)
+    for prefix in re.findall(r"FAULTY_STOPPED\s+[^\n]+,\s*([\w.]+)\s*$", body, re.M):
         tags.update(prefix + s for s in suffixes)
     return tags
 

@@ -28,7 +28,7 @@ _start:
 2:  addi    s11, s11, 1
 3:  addi    s9, s9, 1
     bltu    s9, s10, 1b
-    CHECK   s11, 0, "pingpong.replies"
+    CHECK   s11, 0, pingpong.replies
     li      a0, TASK_PONG
     li      a1, 0
     li      a2, 7
@@ -41,10 +41,10 @@ _start:
 bench_ecall:
     ecall
 bench_return:
-    CHECK   a2, 8, "pingpong.bench"
+    CHECK   a2, 8, pingpong.bench
     li      a0, TASK_PONG
     SYS     SYS_TASK_STATUS
-    CHECK   a1, TS_RECV_WAIT, "pingpong.serverwaits"
+    CHECK   a1, TS_RECV_WAIT, pingpong.serverwaits
     PUTS    done
     li      a0, 0
     SYS     SYS_SHUTDOWN

@@ -21,8 +21,8 @@ wait:
     li      a6, 0
     SYS     SYS_RECV
     SAVE
-    CHECK   s1, RECV_NOTIFICATION, "irq.notified"
-    CHECK   s2, 1 << UART_IRQ_UART0, "irq.bit"
+    CHECK   s1, RECV_NOTIFICATION, irq.notified
+    CHECK   s2, 1 << UART_IRQ_UART0, irq.bit
     la      s10, line + 4       # after "got "
 drain:
     lbu     t0, UART_LSR(s0)
@@ -44,12 +44,12 @@ before_ack:
     li      a0, 1 << UART_IRQ_UART0
     SYS     SYS_IRQ_ACK
 after_ack:
-    CHECK   a0, ERR_OK, "irq.ack"
+    CHECK   a0, ERR_OK, irq.ack
     li      t0, 4
     bltu    s9, t0, wait
     li      a0, 1 << 30
     SYS     SYS_IRQ_ACK
-    CHECK   a0, ERR_BAD_ARG, "irq.ack.notmine"
+    CHECK   a0, ERR_BAD_ARG, irq.ack.notmine
     PUTS    done
     li      a0, 0
     SYS     SYS_SHUTDOWN
