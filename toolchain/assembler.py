@@ -171,7 +171,7 @@ class _Piece:
     """The part of one output section contributed by one file."""
 
     __slots__ = ("name", "flags", "nobits", "items", "align", "unit", "lines", "base",
-                 "offs", "relax", "closed", "touched")
+                 "offs", "relax", "closed", "touched", "breaks")
 
     def __init__(self, name, flags, nobits, unit, align):
         self.name = name
@@ -186,6 +186,10 @@ class _Piece:
         self.relax: list[_Relax] = []
         self.closed = True
         self.touched = False
+        # Item indices where GNU as would start a new frag (after a relaxable
+        # branch, an alignment or a .space fill): needed to reproduce its
+        # branch relaxation, which reads stale frag addresses.
+        self.breaks: list[int] = [0]
 
 
 class _Sym:
@@ -509,6 +513,12 @@ class _Assembler:
         self._loop()
         if self.cond:
             raise self.err("unterminated .if (missing .endif)", self.cond[-1][3])
+        # GNU as pads the end of each code section to the section's
+        # alignment with nops (data sections are left as they are).
+        for p in unit.pieces.values():
+            if "x" in p.flags and p.items and p.align > 1 and not p.nobits:
+                p.items.append(_Align(p.align, None, 1, None, True))
+                p.breaks.append(len(p.items))
 
     def _push_text(self, text: str, name: str) -> None:
         if "/*" in text or "//" in text:
@@ -729,6 +739,12 @@ class _Assembler:
             d.buf += data
             items.append(d)
             p.closed = False
+
+    def _frag_break(self) -> None:
+        p = self.piece
+        p.closed = True
+        if p.breaks[-1] != len(p.items):
+            p.breaks.append(len(p.items))
 
     def _emit_item(self, item) -> None:
         p = self.piece
@@ -966,6 +982,7 @@ class _Assembler:
         item = _Relax(jump, rvc, f3, rs1, rs2, rd, tree, tsym, addend, self.origin, len(p.items))
         self._emit_item(item)
         p.relax.append(item)
+        p.breaks.append(len(p.items))
 
     def _explicit_cbranch(self, alt, v, mnem) -> None:
         f3 = alt.info[0]
@@ -1280,6 +1297,7 @@ def _d_space(a: _Assembler, rest, fr, name):
         raise a.err(f"{name} size {n} out of range 0..{1 << 28}")
     a._line_entry()
     a._emit(bytes([fill]) * n)
+    a._frag_break()
 
 
 @_directive(".fill")
@@ -1297,6 +1315,7 @@ def _d_fill(a: _Assembler, rest, fr, name):
     # GNU writes the value in at most 4 bytes, zero-extended beyond.
     one = (val & 0xFFFFFFFF).to_bytes(4, "little") + bytes(4)
     a._emit(one[:size] * rep)
+    a._frag_break()
 
 
 @_directive(".align", ".p2align", ".balign", ".balignw", ".balignl", ".p2alignw", ".p2alignl")
@@ -1327,6 +1346,7 @@ def _d_align(a: _Assembler, rest, fr, name):
     code = "x" in p.flags and fill is None
     p.items.append(_Align(align, fill, width, maxskip, code))
     p.closed = True
+    p.breaks.append(len(p.items))
 
 
 @_directive(".option")
@@ -1602,6 +1622,116 @@ def _d_end(a: _Assembler, rest, fr, name):
 # ---------------------------------------------------------------------------
 
 
+def _branch_length(r: _Relax, val: int | None) -> int:
+    """GNU's ``relaxed_branch_length``: ``val`` is the distance to a target in
+    the same section of the same file, ``None`` for any other target."""
+    if val is None:
+        return 4 if r.jump else 8
+    if r.rvc and fits_signed(val, 12 if r.jump else 9):
+        return 2
+    if fits_signed(val, 21 if r.jump else 13):
+        return 4
+    if not r.jump and r.rvc:
+        return 6
+    return 4 if r.jump else 8
+
+
+def _gnu_relax(p: _Piece) -> None:
+    """Choose the sizes of ``p``'s relaxable branches as GNU ``as`` does.
+
+    GNU splits a section into frags (ending at each relaxable branch,
+    alignment and fill), estimates each branch with the frag addresses known
+    so far — a later frag still has address 0, so a forward target looks near
+    when the branch is near the section start — then repeats passes that
+    update addresses in order (a later frag keeps last pass's address) until
+    no size changes.  Reproducing that, rather than any fixpoint, is what
+    makes our sizes equal to GNU's at range boundaries.  Addresses here are
+    relative to the piece, as GNU's are relative to the file's section.
+    """
+    items = p.items
+    bounds = p.breaks + [len(items)]
+    nfr = len(p.breaks)
+    frag_of = [0] * (len(items) + 1)
+    off_in = [0] * (len(items) + 1)
+    fix = [0] * nfr
+    var: list = [None] * nfr
+    for f in range(nfr):
+        lo, hi = bounds[f], bounds[f + 1]
+        o = 0
+        for i in range(lo, hi):
+            frag_of[i] = f
+            off_in[i] = o
+            it = items[i]
+            t = type(it)
+            if t is _Relax or t is _Align:
+                var[f] = it  # always the frag's last item
+            elif t is _Data:
+                o += len(it.buf)
+            else:
+                o += it.size
+        fix[f] = o
+    frag_of[len(items)] = nfr - 1
+    off_in[len(items)] = fix[nfr - 1] + (var[nfr - 1].size if var[nfr - 1] is not None and False else 0)
+    addr = [0] * nfr
+    targets = {}
+    for r in p.relax:
+        s = p.unit.symbols.get(r.tsym) if r.tsym is not None else None
+        if s is not None and s.kind == "label" and s.piece is p:
+            idx = s.idx
+            if idx == len(items):
+                targets[id(r)] = (nfr - 1, None)
+            else:
+                targets[id(r)] = (frag_of[idx], off_in[idx])
+        else:
+            targets[id(r)] = None
+
+    def length(f: int, r: _Relax) -> int:
+        t = targets[id(r)]
+        if t is None:
+            return _branch_length(r, None)
+        tf, toff = t
+        if toff is None:  # a label at the very end of the piece
+            last = var[nfr - 1]
+            toff = fix[nfr - 1] + (last.size if last is not None else 0)
+        return _branch_length(r, addr[tf] + toff + r.addend - (addr[f] + fix[f]))
+
+    def pad(a: int, it: _Align) -> int:
+        n = (-a) % it.align
+        return 0 if it.maxskip is not None and n > it.maxskip else n
+
+    a = 0
+    for f in range(nfr):
+        addr[f] = a
+        a += fix[f]
+        it = var[f]
+        if type(it) is _Align:
+            it.size = pad(a, it)
+        elif it is not None:
+            it.size = length(f, it)
+        if it is not None:
+            a += it.size
+    for npass in range(200):
+        stretch = 0
+        changed = False
+        for f in range(nfr):
+            addr[f] += stretch
+            it = var[f]
+            if it is None:
+                continue
+            if type(it) is _Align:
+                new = pad(addr[f] + fix[f], it)
+            else:
+                new = length(f, it)
+                if npass > 100:
+                    new = max(new, it.size)  # guarantee termination
+            if new != it.size:
+                stretch += new - it.size
+                it.size = new
+                changed = True
+        if not changed:
+            break
+
+
 class _OutSection:
     def __init__(self, name, flags, nobits, rank, order):
         self.name = name
@@ -1697,17 +1827,11 @@ class _Linker:
         return s.piece.offs[s.idx]
 
     def _place(self, outs) -> None:
-        relax = [(p, r) for o in outs for p in o.pieces for r in p.relax]
-        for _ in range(1000):
-            self._layout_once(outs)
-            changed = False
-            for p, r in relax:
-                n = self._relax_len(p, r)
-                if n > r.size:
-                    r.size = n
-                    changed = True
-            if not changed:
-                break
+        for o in outs:
+            for p in o.pieces:
+                if p.relax:
+                    _gnu_relax(p)
+        self._layout_once(outs)
         # overlap check among allocated sections
         placed = sorted((o for o in outs if "a" in o.flags and o.size), key=lambda o: o.address)
         for x, y in zip(placed, placed[1:]):
@@ -1715,18 +1839,6 @@ class _Linker:
                 raise AsmError("<layout>", 0, f"section {x.name} [{x.address:#x}..{x.address + x.size:#x}) "
                                               f"overlaps section {y.name} at {y.address:#x}")
 
-    def _relax_len(self, p: _Piece, r: _Relax) -> int:
-        length = 4 if r.jump else 8
-        s = p.unit.symbols.get(r.tsym) if r.tsym is not None else None
-        if s is not None and s.kind == "label" and s.piece is p:
-            val = p.offs[s.idx] + r.addend - p.offs[r.idx]
-            if r.rvc and fits_signed(val, 12 if r.jump else 9):
-                length = 2
-            elif fits_signed(val, 21 if r.jump else 13):
-                length = 4
-            elif not r.jump and r.rvc:
-                length = 6
-        return length
 
     # -- evaluation ---------------------------------------------------------------------
     def resolver(self, unit: _Unit) -> Callable[[str], int]:

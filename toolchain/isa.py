@@ -336,14 +336,14 @@ _h("add", "d,s,t", lambda v: _c_cr(9, v["rd"], v["rs2"]),
    lambda v: v["rd"] == v["rs1"] != 0 and v["rs2"] != 0)
 _h("add", "d,t,s", lambda v: _c_cr(9, v["rd"], v["rs2"]),
    lambda v: v["rd"] == v["rs1"] != 0 and v["rs2"] != 0)
+_h("add", "d,s,t", lambda v: _c_cr(8, v["rd"], v["rs2"]),
+   lambda v: v["rs1"] == 0 and v["rd"] != 0 and v["rs2"] != 0)
 _h("add", "d,s,j", lambda v: _ci(0, v["rd"], v["imm"], 1),
-   lambda v: v["rd"] == v["rs1"] != 0 and _v6nz(v["imm"]))
+   lambda v: v["rd"] == v["rs1"] != 0 and _v6(v["imm"]))
 _h("add", "d,s,j", lambda v: _c_addi4spn(v["rd"], v["imm"]),
    lambda v: cr(v["rd"]) and v["rs1"] == 2 and _v4spn(v["imm"]))
 _h("add", "d,s,j", lambda v: _c_addi16sp(v["imm"]),
    lambda v: v["rd"] == v["rs1"] == 2 and _v16sp(v["imm"]))
-_h("add", "d,s,j", lambda v: _ci(2, v["rd"], v["imm"], 1),
-   lambda v: v["rs1"] == 0 and v["rd"] != 0 and _v6(v["imm"]))
 # addi
 _h("addi", "d,s,j", lambda v: _c_addi4spn(v["rd"], v["imm"]),
    lambda v: cr(v["rd"]) and v["rs1"] == 2 and _v4spn(v["imm"]))
@@ -359,6 +359,8 @@ _h("addi", "d,s,j", lambda v: _c_cr(8, v["rd"], v["rs1"]),
    lambda v: v["rd"] != 0 and v["rs1"] != 0 and v["imm"] == 0)
 # addiw / addw / subw / sub / and / or / xor
 _h("addiw", "d,s,j", lambda v: _ci(1, v["rd"], v["imm"], 1),
+   lambda v: v["rd"] == v["rs1"] != 0 and _v6(v["imm"]))
+_h("addw", "d,s,j", lambda v: _ci(1, v["rd"], v["imm"], 1),
    lambda v: v["rd"] == v["rs1"] != 0 and _v6(v["imm"]))
 for _n in ("addw", "and", "or", "xor"):
     _h(_n, "d,s,t", _c3(_n), lambda v: v["rd"] == v["rs1"] and cr(v["rd"]) and cr(v["rs2"]))
@@ -655,7 +657,7 @@ _EXPLICIT_C = [
     ("c.sw", "t,o(s)", _c_mem(6, 4, 7, "rs2", _c_lw)),
     ("c.sd", "t,o(s)", _c_mem(7, 8, 8, "rs2", _c_ld)),
     ("c.nop", "", lambda v: C_NOP),
-    ("c.addi", "d,j", _c_ci_e(0, _v6nz, "-32..31, non-zero")),
+    ("c.addi", "d,j", _c_ci_e(0, _v6, "-32..31", nzrd=False)),
     ("c.addiw", "d,j", _c_ci_e(1, _v6, "-32..31")),
     ("c.li", "d,j", _c_ci_e(2, _v6, "-32..31")),
     ("c.addi16sp", "d,j", _c_a16_e),
@@ -707,6 +709,7 @@ def li_sequence(rd: int, value: int) -> list[str]:
 def _load_const(rd: int, value: int, out: list[str]) -> None:
     lower = lo12(value)
     upper = value - lower
+    upper = ((upper + (1 << 63)) % (1 << 64)) - (1 << 63)  # int64, as GNU computes it
     if not fits_signed(value, 32):
         shift = 12
         while ((upper >> shift) & 1) == 0:
