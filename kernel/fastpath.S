@@ -80,6 +80,8 @@ fastpath_call:
     ld      a1, TCB_ID(sp)              # sender id; a2..a5 are the words
     li      a6, 0                       # bytes copied
     li      a7, 0                       # the caller's buffer length
+    li      t5, 0                       # t5, t6 still hold the caller's values
+    li      t6, 0
     j       fp_switch
 
     .globl fastpath_reply_recv
@@ -161,7 +163,8 @@ fastpath_reply_recv:
     # fall through
 
 # fp_switch — resume task t3 with a0..a7 as they are: restore what the
-# ABI preserves, clear the temporaries (they must not leak between tasks).
+# ABI preserves.  t0-t6 then hold only kernel scratch values (both paths
+# above overwrite or clear every temporary that held the other task's data).
 fp_switch:
     la      t2, cur_tcb
     sd      t3, 0(t2)
@@ -186,13 +189,6 @@ fp_switch:
     ld      s9, TF_S9(t3)
     ld      s10, TF_S10(t3)
     ld      s11, TF_S11(t3)
-    li      t0, 0
-    li      t1, 0
-    li      t2, 0
-    li      t3, 0
-    li      t4, 0
-    li      t5, 0
-    li      t6, 0
     sret
 
 fp_slow:
