@@ -241,6 +241,7 @@ _ASSIGN_RE = re.compile(r"\s*([A-Za-z_.$][A-Za-z0-9_.$]*)\s*=(?!=)\s*(.*)$")
 _HEAD_RE = re.compile(r"\s*(\S+)\s*(.*)$", re.S)
 _MEM_RE = re.compile(r"^(.*)\(\s*([A-Za-z0-9]+)\s*\)\s*$", re.S)
 _MACRO_ARG_RE = re.compile(r"\\([A-Za-z_][A-Za-z0-9_]*|@|\(\))")
+_FENCE_RE = re.compile(r"i?o?r?w?$")
 _SYMNAME_RE = re.compile(r"[A-Za-z_.$][A-Za-z0-9_.$]*$")
 
 
@@ -782,6 +783,8 @@ class _Assembler:
             tree, c = self._expr_operand(off, i, cache)
             v["imm"] = c
             v["imm_t"] = tree
+            if c is not None and _has_reloc(tree):
+                v["imm_rel"] = True
             return
         if kind == "E":
             num = CSR_NAMES.get(tok)
@@ -801,8 +804,10 @@ class _Assembler:
         if kind in ("P", "Q"):
             bits = 0
             t = tok.strip().lower()
-            if not t or any(ch not in "iorw" for ch in t):
-                raise _Mismatch(i, f"expected fence flags from 'iorw', got {tok!r}")
+            # GNU takes the letters in the order i, o, r, w (each optional).
+            if not t or not _FENCE_RE.match(t):
+                raise _Mismatch(i, f"expected fence flags (a non-empty subset of 'iorw' "
+                                   f"in that order), got {tok!r}")
             for ch in t:
                 bits |= {"i": 8, "o": 4, "r": 2, "w": 1}[ch]
             v["pred" if kind == "P" else "succ"] = bits
@@ -820,6 +825,8 @@ class _Assembler:
             return
         v["imm"] = c
         v["imm_t"] = tree
+        if c is not None and _has_reloc(tree):
+            v["imm_rel"] = True
 
     def _expr_operand(self, tok: str, i: int, cache: dict):
         hit = cache.get(tok)
@@ -880,7 +887,8 @@ class _Assembler:
                 if self._branch(alt, v, mnem):
                     return
                 continue
-            if alt.needs_const and v.get("imm", 0) is None:
+            if alt.needs_const and (v.get("imm", 0) is None or "imm_rel" in v):
+                # GNU never compresses an operand written with %hi/%lo/...
                 continue
             if alt.cond is not None and not alt.cond(v):
                 continue
@@ -1098,6 +1106,17 @@ class _Assembler:
                                   cond_depth=len(self.cond)))
 
     # -- finishing ---------------------------------------------------------------------
+
+
+def _has_reloc(tree) -> bool:
+    tag = tree[0]
+    if tag == "r":
+        return True
+    if tag == "u":
+        return _has_reloc(tree[2])
+    if tag == "b":
+        return _has_reloc(tree[2]) or _has_reloc(tree[3])
+    return False
 
 
 def _has_dot(tree) -> bool:

@@ -283,6 +283,13 @@ def _binop(op: str, a: int, b: int) -> int:
     raise ExprError(f"unknown operator {op!r}")
 
 
+def _fits32(v: int, what: str) -> int:
+    """``v`` if lui/auipc + a 12-bit add can reach it on RV64 (as ld checks)."""
+    if not -(1 << 31) <= v + 0x800 < (1 << 31):
+        raise ExprError(f"{what} value {v:#x} out of range: needs a signed 32-bit value")
+    return v
+
+
 def evaluate(tree, sym: Callable[[str], int], dot: int | None = None,
              pcrel_lo: Callable[[int], int] | None = None) -> int:
     """The value of ``tree``.
@@ -319,13 +326,13 @@ def evaluate(tree, sym: Callable[[str], int], dot: int | None = None,
             return pcrel_lo(evaluate(tree[2], sym, dot, pcrel_lo))
         v = evaluate(tree[2], sym, dot, pcrel_lo)
         if fn == "hi":
-            return hi20(v)
+            return hi20(_fits32(v, "%hi"))
         if fn == "lo":
             return lo12(v)
         if fn == "pcrel_hi":
             if dot is None:
                 raise NotConstant("%pcrel_hi")
-            return hi20(v - dot)
+            return hi20(_fits32(v - dot, "%pcrel_hi"))
     raise ExprError(f"bad expression node {tree!r}")
 
 
@@ -349,11 +356,17 @@ def fold(tree, sym: Callable[[str], int]):
         a = fold(tree[2], sym)
         b = fold(tree[3], sym)
         if a[0] == "n" and b[0] == "n":
-            return ("n", _binop(tree[1], a[1], b[1]))
+            try:
+                return ("n", _binop(tree[1], a[1], b[1]))
+            except ExprError:
+                pass  # (division by zero) reported where the value is used
         return ("b", tree[1], a, b)
     if tag == "r":
         a = fold(tree[2], sym)
         if a[0] == "n" and tree[1] in ("hi", "lo"):
-            return ("n", hi20(a[1]) if tree[1] == "hi" else lo12(a[1]))
+            try:
+                return ("n", evaluate(("r", tree[1], a), sym))
+            except ExprError:
+                pass  # reported where the value is used
         return ("r", tree[1], a)
     return tree

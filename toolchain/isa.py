@@ -444,7 +444,9 @@ _w("auipc", "d,u", lambda v: enc_u(0x17, v["rd"], v["imm"]))
 _w("nop", "", lambda v: NOP)
 _w("mv", "d,s", lambda v: enc_i(0x13, 0, v["rd"], v["rs1"], 0))
 _w("move", "d,s", lambda v: enc_i(0x13, 0, v["rd"], v["rs1"], 0))
-_w("li", "d,j", lambda v: enc_i(0x13, 0, v["rd"], 0, v["imm"]))
+_add("li", "d,j", "i", "w", lambda v: enc_i(0x13, 0, v["rd"], 0, v["imm"]))
+TABLE["li"][-1] = Alt(TABLE["li"][-1].pattern, "i", "w", TABLE["li"][-1].build,
+                      needs_const=True)  # li never takes a symbol (GNU: illegal operands)
 _w("not", "d,s", lambda v: enc_i(0x13, 4, v["rd"], v["rs1"], -1))
 _w("neg", "d,t", lambda v: enc_r(0x33, 0, 0x20, v["rd"], 0, v["rs2"]))
 _w("negw", "d,t", lambda v: enc_r(0x3B, 0, 0x20, v["rd"], 0, v["rs2"]))
@@ -743,7 +745,8 @@ for _n in _LOAD:
 for _n in _STORE:
     _m(_n, "t,A,s", _pcrel("auipc x{rs1}, %pcrel_hi({sym})", _n + " x{rs2}, %pcrel_lo({L})(x{rs1})"))
 _m("call", "c", _pcrel("auipc x1, %pcrel_hi({sym})", "jalr x1, %pcrel_lo({L})(x1)"))
-_m("call", "d,c", _pcrel("auipc x{rd}, %pcrel_hi({sym})", "jalr x{rd}, %pcrel_lo({L})(x{rd})"))
+# GNU's "call rd, sym" builds the address in t1 (its opcode entry's rs1).
+_m("call", "d,c", _pcrel("auipc x6, %pcrel_hi({sym})", "jalr x{rd}, %pcrel_lo({L})(x6)"))
 _m("tail", "c", _pcrel("auipc x6, %pcrel_hi({sym})", "jalr x0, %pcrel_lo({L})(x6)"))
 _m("jump", "c,s", _pcrel("auipc x{rs1}, %pcrel_hi({sym})", "jalr x0, %pcrel_lo({L})(x{rs1})"))
 
