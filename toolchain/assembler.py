@@ -270,7 +270,7 @@ def _strip_c_comments(text: str) -> str:
             j = n if j < 0 else j + 2
             out.append("".join("\n" if ch == "\n" else " " for ch in text[i:j]))
             i = j
-        elif c == "#" or (c == "/" and text.startswith("//", i)):
+        elif c == "#":
             j = text.find("\n", i)
             j = n if j < 0 else j
             out.append(text[i:j])
@@ -522,7 +522,7 @@ class _Assembler:
                 p.breaks.append(len(p.items))
 
     def _push_text(self, text: str, name: str) -> None:
-        if "/*" in text or "//" in text:
+        if "/*" in text:
             text = _strip_c_comments(text)
         self.frames.append(_Frame(text.split("\n"), name, cond_depth=len(self.cond)))
 

@@ -1,17 +1,21 @@
 """Assembler expressions: parsing GNU ``as`` expression syntax into a small
 tree, folding what is known, and evaluating the rest once addresses are final.
 
-The grammar follows GNU ``as`` (not C) precedence, lowest first::
+The grammar follows GNU ``as`` (its ``expr.c`` operator ranks, not C),
+lowest first::
 
-    ||  &&
-    +  -  ==  !=  <>  <  >  <=  >=
+    ||
+    &&
+    ==  !=  <>  <  >  <=  >=
+    +  -
     |  &  ^  !            (binary ``!`` is "or not", as in GNU)
     *  /  %  <<  >>
     unary  -  ~  !  +     and  %hi() %lo() %pcrel_hi() %pcrel_lo()
 
 Comparisons give -1 for true and 0 for false, as GNU does.  Arithmetic wraps
-to 64 bits (signed), division truncates toward zero and right shift is
-arithmetic — the behaviour of GNU ``as`` built for a 64-bit target.
+to 64 bits (signed), division truncates toward zero and ``>>`` is a logical
+(unsigned) shift — the behaviour of GNU ``as`` built for a 64-bit target,
+checked against it on random expressions.
 
 A tree is a tuple: ``("n", value)``, ``("s", name)``, ``(".",)``,
 ``("u", op, a)``, ``("b", op, a, b)``, ``("r", relfn, a)``.  Evaluation takes
@@ -88,10 +92,11 @@ def char_value(body: str) -> int:
 
 # Binary operator precedence (GNU as), larger binds tighter.
 _BINPREC = {
-    "||": 1, "&&": 1,
-    "+": 2, "-": 2, "==": 2, "!=": 2, "<>": 2, "<": 2, ">": 2, "<=": 2, ">=": 2,
-    "|": 3, "&": 3, "^": 3, "!": 3,
-    "*": 4, "/": 4, "%": 4, "<<": 4, ">>": 4,
+    "||": 2, "&&": 3,
+    "==": 5, "!=": 5, "<>": 5, "<": 5, ">": 5, "<=": 5, ">=": 5,
+    "+": 7, "-": 7,
+    "|": 8, "&": 8, "^": 8, "!": 8,
+    "*": 9, "/": 9, "%": 9, "<<": 9, ">>": 9,
 }
 
 
@@ -255,7 +260,7 @@ def _binop(op: str, a: int, b: int) -> int:
     if op == "<<":
         return wrap64(a << b) if 0 <= b < 64 else 0
     if op == ">>":
-        return a >> b if 0 <= b < 64 else (-1 if a < 0 else 0)
+        return wrap64((a & MASK64) >> b) if 0 <= b < 64 else 0
     if op == "&":
         return a & b
     if op == "|":
