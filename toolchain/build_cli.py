@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from septum.toolchain.build import build
+from septum.toolchain.build import BACKENDS, build
 
 DEFAULT_MANIFEST = Path(__file__).resolve().parent.parent / "userland" / "system.toml"
 
@@ -24,12 +24,14 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
                         "behind another SBI (e.g. qemu -bios default)")
     p.add_argument("--no-fastpath", action="store_true",
                    help="build the kernel without its IPC fast path")
+    p.add_argument("--assembler", choices=BACKENDS, default="septum",
+                   help="septum (in process, default) or gnu (riscv64-unknown-elf-as/ld)")
     p.set_defaults(func=_cmd_build)
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
     res = build(args.manifest, args.output, kernel_only=args.kernel_only,
-                fastpath=not args.no_fastpath)
+                fastpath=not args.no_fastpath, backend=args.assembler)
     print(f"{res.elf}: entry {res.entry:#x}, {len(res.tasks)} tasks"
           + (" (kernel only)" if res.kernel_only else ""))
     for t in res.tasks:

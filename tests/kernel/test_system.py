@@ -56,3 +56,12 @@ def test_build_cli_errors_are_one_line(tmp_path, capsys):
     assert main(["build", str(src), "-o", str(tmp_path / "x.elf")]) == 2
     err = capsys.readouterr().err.strip()
     assert err.count("\n") == 0 and "a.S" in err
+
+
+def test_build_cli_gnu_assembler_same_bytes(tmp_path):
+    ours, gnu = tmp_path / "ours.elf", tmp_path / "gnu.elf"
+    assert main(["build", "--kernel-only", "-o", str(ours)]) == 0
+    assert main(["build", "--kernel-only", "--assembler", "gnu", "-o", str(gnu)]) == 0
+    from .test_build import _memory
+    a, b = _memory(ours), _memory(gnu)
+    assert all(a.get(k, 0) == b.get(k, 0) for k in set(a) | set(b))
