@@ -2087,9 +2087,11 @@ def assemble(sources, *, base: int = 0, layout: dict[str, int] | None = None,
         except RecursionError:
             raise AsmError(name, 0, "expression or macro nesting too deep") from None
     try:
-        return _Linker(a, base, dict(layout or {})).link()
+        img = _Linker(a, base, dict(layout or {})).link()
     except RecursionError:
         raise AsmError("<link>", 0, "symbol definitions nested too deeply") from None
+    img.march = march.strip().lower()
+    return img
 
 
 def asm(source: str, address: int = 0, *, march: str = DEFAULT_MARCH,
