@@ -35,15 +35,16 @@ def _pattern(index: int) -> bytes:
 
 
 def _gen_system(rng: random.Random, n: int) -> list[dict]:
-    """Random priorities and grants.  Tasks 0 (the supervisor) and 1 are
-    mostly clients; the others mostly serve, and call only higher indices,
-    so that most calls find a server and a run lasts a while."""
+    """Random priorities and grants.  The first tasks (the supervisor is 0)
+    are clients; the last two mostly serve, and call only higher indices,
+    so that most calls find a server, several callers queue on one server,
+    and a run lasts a while."""
     tasks = []
     for i in range(n):
         others = [j for j in range(n) if j != i]
         tasks.append({
             "prio": rng.randrange(3),
-            "client": i < 2,
+            "client": i < max(2, n - 2),
             "calls": sorted(j for j in others
                             if rng.random() < (0.85 if j > max(i, 1) else 0.1)),
             "notifies": sorted(j for j in others if rng.random() < 0.4),
@@ -132,6 +133,11 @@ def _write_system(tmp: Path, seed: int, n: int) -> tuple[Path, list[dict], list[
     rng = random.Random(seed)
     sysdesc = _gen_system(rng, n)
     scripts = [_gen_script(rng, i, sysdesc) for i in range(n)]
+    return _write(tmp, sysdesc, scripts), sysdesc, scripts
+
+
+def _write(tmp: Path, sysdesc: list[dict], scripts: list[list]) -> Path:
+    """The manifest and one script source per task, in ``tmp``."""
     toml = ["[kernel]", f"tick = {(1 << 32) - 1}  # no preemption: the model has none", ""]
     for i, (d, ops) in enumerate(zip(sysdesc, scripts)):
         src = tmp / f"script{i}.S"
@@ -151,7 +157,7 @@ def _write_system(tmp: Path, seed: int, n: int) -> tuple[Path, list[dict], list[
                  f"notifies = {[f't{j}' for j in d['notifies']]}".replace("'", '"'), ""]
     manifest = tmp / "system.toml"
     manifest.write_text("\n".join(toml))
-    return manifest, sysdesc, scripts
+    return manifest
 
 
 def _local_symbol(elf_syms: list[tuple[str, int]], name: str, base: int, size: int) -> int:
@@ -201,10 +207,9 @@ def _u64s(data: bytes) -> list[int]:
     return [int.from_bytes(data[k:k + 8], "little") for k in range(0, len(data), 8)]
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_kernel_agrees_with_model(tmp_path, seed, fastpath):
-    n = 3 + seed % 3
-    manifest, sysdesc, scripts = _write_system(tmp_path, seed, n)
+def _check_against_model(tmp_path: Path, sysdesc: list[dict], scripts: list[list],
+                         manifest: Path, fastpath: bool) -> Model:
+    n = len(sysdesc)
     res = build(manifest, tmp_path / "sys.elf", fastpath=fastpath)
     syms = _all_symbols(res.elf)
     bufareas = [_local_symbol(syms, "bufarea", *res.tasks[i].data) for i in range(n)]
@@ -239,3 +244,26 @@ def test_kernel_agrees_with_model(tmp_path, seed, fastpath):
         mem = m.read_phys(bufareas[i], BUFSIZE)
         assert mem == bytes(model.memory[bufareas[i] + k] for k in range(BUFSIZE)), \
             f"task {i} buffer"
+    return model
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_kernel_agrees_with_model(tmp_path, seed, fastpath):
+    n = 3 + seed % 4
+    manifest, sysdesc, scripts = _write_system(tmp_path, seed, n)
+    _check_against_model(tmp_path, sysdesc, scripts, manifest, fastpath)
+
+
+def test_queued_callers_served_by_priority_then_index(tmp_path, fastpath):
+    """Four clients queue on a busy, less urgent server; it serves the most
+    urgent first, then equal priorities by index (the receive scan)."""
+    prios = [1, 1, 0, 1, 2]  # clients 0..3, server 4
+    sysdesc = [{"prio": p, "client": i < 4, "calls": [4] if i < 4 else [], "notifies": []}
+               for i, p in enumerate(prios)]
+    call = lambda i: (0, Sys.CALL, 4, 0, i, 0, 0, 0, 0)  # noqa: E731
+    serve = (F_LAST_SENDER, Sys.REPLY_RECV, 0, 0, 7, 7, 7, 7, 0)
+    scripts = [[call(i)] for i in range(4)] + [[serve] * 5]
+    manifest = _write(tmp_path, sysdesc, scripts)
+    model = _check_against_model(tmp_path, sysdesc, scripts, manifest, fastpath)
+    order = [r.regs[2] for r in model.tasks[4].results[:4]]  # word 0 = client index
+    assert order == [2, 0, 1, 3]
