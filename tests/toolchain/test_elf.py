@@ -361,3 +361,54 @@ def test_random_images_satisfy_readelf(image, tmp_path):
     r = run_readelf(path, "-a", "-W", "--debug-dump=line,info,aranges")
     assert r.returncode == 0
     assert r.stderr == "", r.stderr
+
+
+# --- with the assembler ---------------------------------------------------------
+
+PROGRAM = """\
+.globl _start
+.text
+_start:
+    li sp, 0x80010000
+    la a0, message
+    call puts
+1:  wfi
+    j 1b
+puts:
+    lbu t0, 0(a0)
+    beqz t0, 2f
+    addi a0, a0, 1
+    j puts
+2:  ret
+.data
+message: .asciz "hello"
+counter: .dword 0
+.bss
+buffer: .zero 256
+"""
+
+
+def test_objdump_of_assembled_program_matches_gnu(tmp_path):
+    """objdump -d shows the same instructions for our ELF as for GNU as+ld's."""
+    from septum.toolchain import Source, assemble
+
+    ref = gnu.build(PROGRAM, base=0x8000_0000, workdir=tmp_path)
+    with open(ref.elf, "rb") as f:
+        data_addr = ELFFile(f).get_section_by_name(".data")["sh_addr"]
+    image = assemble([Source("prog.S", PROGRAM)], base=0x8000_0000,
+                     layout={".text": 0x8000_0000, ".data": data_addr})
+    ours_path = tmp_path / "ours.elf"
+    ours_path.write_bytes(image.to_elf())
+    mine = gnu.objdump_insns(ours_path, "-j", ".text")
+    theirs = gnu.objdump_insns(ref.elf, "-j", ".text")
+    # GNU's ELF has a few extra local symbols (.L labels, $x mapping symbols)
+    # that objdump may name in comments; compare address, encoding, text
+    # without the trailing "<symbol>" annotations.
+    strip = lambda rows: [r.split(" <")[0].split(" #")[0] for r in rows]  # noqa: E731
+    assert strip(mine) == strip(theirs)
+    assert len(mine) >= 10
+    r = run_readelf(ours_path, "-a", "-W", "--debug-dump=line")
+    assert r.returncode == 0 and r.stderr == ""
+    rows = read_line_table(ours_path)
+    assert {e.line for e in rows} >= {4, 5, 6, 7, 8, 10, 11, 12, 13, 14}
+    assert all(e.file == "prog.S" for e in rows)
