@@ -284,12 +284,35 @@ _start:
     CHECK   a4, 42, exit.code
     FAULTY_STOPPED 7, TS_EXITED, CAUSE_EXIT, exit
 
+    # restart brings the task's memory back to the image: .data and .bss
+    mv      a0, s9
+    li      a2, 7
+    SYS     SYS_CALL
+    SAVE
+    CHECK   s4, 101, mem.data1
+    CHECK   s3, 1, mem.bss1
+    mv      a0, s9
+    li      a2, 7
+    SYS     SYS_CALL
+    SAVE
+    CHECK   s4, 102, mem.data2
+    CHECK   s3, 2, mem.bss2
+    li      a0, TASK_FAULTY
+    SYS     SYS_TASK_RESTART
+    mv      s9, a1
+    mv      a0, s9
+    li      a2, 7
+    SYS     SYS_CALL
+    SAVE
+    CHECK   s4, 101, mem.data.restored
+    CHECK   s3, 1, mem.bss.zeroed
+
     # restart of a healthy task (blocked in RECV): a new generation
     li      a0, TASK_FAULTY
     SYS     SYS_TASK_RESTART
     SAVE
     CHECK   s1, ERR_OK, restart.healthy
-    CHECK   s2, (8 << 16) | TASK_FAULTY, restart.healthy.id
+    CHECK   s2, (9 << 16) | TASK_FAULTY, restart.healthy.id
     mv      a0, s2
     li      a2, 0
     li      a3, 1
