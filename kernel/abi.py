@@ -217,6 +217,48 @@ class Sbi(IntEnum):
     SRST_FAILURE = 1
 
 
+#: Argument registers (a0, a1, ...) of each call, by name, as ABI.md lists
+#: them: for decoders such as the IPC trace.  "" marks an unused register.
+SYSCALL_ARGS: dict[Sys, tuple[str, ...]] = {
+    Sys.CALL: ("server", "buffer", "w0", "w1", "w2", "w3", "length"),
+    Sys.RECV: ("mode", "buffer", "", "", "", "", "length"),
+    Sys.REPLY: ("caller", "buffer", "w0", "w1", "w2", "w3", "length"),
+    Sys.REPLY_RECV: ("caller", "buffer", "w0", "w1", "w2", "w3", "length"),
+    Sys.NOTIFY: ("task", "bits"),
+    Sys.IRQ_ACK: ("bits",),
+    Sys.TIMER: ("deadline", "bits"),
+    Sys.YIELD: (),
+    Sys.TASK_STATUS: ("index",),
+    Sys.TASK_RESTART: ("index",),
+    Sys.EXIT: ("code",),
+    Sys.LOG: ("buffer", "length"),
+    Sys.SHUTDOWN: ("code",),
+}
+
+
+def describe_status(value: int) -> str:
+    """A status code as a name: ``OK``, ``DENIED``, ``DEAD(gen 3)``, or hex."""
+    value &= (1 << 64) - 1
+    if value & ~0xFFFF_FFFF == 0 and value & DEAD_MASK == DEAD_BASE:
+        return f"DEAD(gen {value & TaskId.GEN_MASK})"
+    try:
+        return Err(value).name
+    except ValueError:
+        return hex(value)
+
+
+def describe_call(number: int, args: "list[int] | tuple[int, ...]") -> str:
+    """One system call as text, e.g. ``CALL(server=0x1, w0=0x5, length=0x0)``;
+    ``args`` are a0..a6.  Unknown numbers give ``SYSCALL_<n>(...)``."""
+    try:
+        name = Sys(number)
+    except ValueError:
+        return f"SYSCALL_{number}()"
+    names = SYSCALL_ARGS[name]
+    parts = [f"{n}={v:#x}" for n, v in zip(names, args) if n]
+    return f"{name.name}({', '.join(parts)})"
+
+
 def constants() -> dict[str, int]:
     """Every name the assembly sees, with its value."""
     out: dict[str, int] = {}

@@ -56,3 +56,13 @@ def test_ids_and_dead_codes():
     assert task_id(1, 1 << 16) == 1  # the generation wraps at 16 bits
     assert dead_code(5) == DEAD_BASE | 5 == 0xFFFF_0005
     assert TaskId.INDEX_MASK == 0xFFFF
+
+
+def test_decoders():
+    assert set(abi.SYSCALL_ARGS) == set(abi.Sys)
+    assert abi.describe_call(abi.Sys.NOTIFY, [3, 5, 0, 0, 0, 0, 0]) == "NOTIFY(task=0x3, bits=0x5)"
+    assert abi.describe_call(99, []) == "SYSCALL_99()"
+    assert abi.describe_status(0) == "OK"
+    assert abi.describe_status(dead_code(3)) == "DEAD(gen 3)"
+    assert abi.describe_status(abi.Err.BAD_BUFFER) == "BAD_BUFFER"
+    assert abi.describe_status(1 << 40) == hex(1 << 40)
