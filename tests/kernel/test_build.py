@@ -72,3 +72,15 @@ def test_bad_task_source_is_one_clear_error(tmp_path):
 def test_unknown_backend(tmp_path):
     with pytest.raises(SeptumError, match="back end"):
         build(TASKS / "hello.toml", tmp_path / "x.elf", backend="llvm")
+
+
+def test_image_has_symbols_and_a_line_table(tmp_path):
+    from septum.toolchain.elf import read_line_table, read_symbols
+
+    res = build(TASKS.parent.parent.parent / "userland" / "system.toml", tmp_path / "s.elf")
+    lines = {e.address: e for e in read_line_table(res.elf)}
+    for addr, file in ((0x8000_0000, "firmware/entry.S"), (Layout.KERNEL_BASE, "kernel/entry.S"),
+                       (res.task("init").entry, "userland/init.S")):
+        assert lines[addr].file.endswith(file), (hex(addr), lines[addr])
+    names = {s.name for s in read_symbols(res.elf)}
+    assert {"trap_entry", "task_descs", "tcbs", "fastpath_call"} <= names
