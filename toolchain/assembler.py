@@ -29,12 +29,19 @@ GNU compatibility decisions
   that point (a forward ``.equ`` is not, exactly as in GNU).
 * Branches and jumps to labels are relaxed as GNU's ``relaxed_branch_length``
   does: when the target is defined in the same section of the same file,
-  ``beqz``/``bnez``/``beq``/``bne`` against ``x0`` with an RVC register become
-  ``c.beqz``/``c.bnez`` within ±256 B, ``j`` becomes ``c.j`` within ±2 KiB, a
-  conditional branch out of ±4 KiB becomes an inverted branch over a ``jal``
-  (6 bytes from a compressible one, 8 otherwise).  A target in another file
-  or section (or an absolute symbol) gets GNU's worst case: ``jal`` for
-  jumps, inverted branch + ``jal`` (8 bytes) for conditional branches.
+  ``beqz``/``bnez``/``beq``/``bne`` against ``x0`` with an RVC register (and
+  explicit ``c.beqz``/``c.bnez``) become ``c.beqz``/``c.bnez`` within
+  ±256 B, ``j``/``c.j`` become ``c.j`` within ±2 KiB, a conditional branch out
+  of ±4 KiB becomes an inverted branch over a ``jal`` (6 bytes from a
+  compressible one, 8 otherwise).  A target in another file or section (or
+  an absolute symbol) gets GNU's worst case: ``jal`` for jumps, inverted
+  branch + ``jal`` (8 bytes) for conditional branches.  Where two sizes are
+  both self-consistent (a target exactly at a reach limit), GNU's answer
+  depends on its frag algorithm — an estimate that sees later frags at
+  address 0, then in-order passes — so :func:`_gnu_relax` replays that
+  algorithm on each file's section, frags split where GNU splits them.
+* GNU pads the end of every code section of a file to the section's
+  alignment with nops; so do we (data sections are not padded).
 * A constant branch/jump operand is an offset, not an address (as GNU).
 * ``li`` uses GNU's ``load_const`` sequence (lui/addiw, then slli/addi steps);
   each step is compressed like any instruction.
@@ -43,11 +50,18 @@ GNU compatibility decisions
 
 Known differences from GNU ``as``
 ---------------------------------
-* More lenient: a plain symbol is accepted where GNU demands ``%lo()`` etc.
-  (the value is range-checked at link time); forward ``.equ`` constants are
-  accepted in instruction immediates (not compressed).
-* ``.org``, ``.comm``, ``.insn`` and floating point are not supported.
-* Unknown sections without flags are non-allocated, as in GNU.
+* More lenient: a plain symbol or a forward ``.equ`` is accepted where GNU
+  demands a constant or ``%lo()`` etc. in an immediate (the value is
+  range-checked at link time and never compressed); ``pause`` needs no
+  ``zihintpause`` in ``-march``.
+* ``.org``, ``.comm``, ``.insn``, ``.weak`` semantics (treated as ``.globl``)
+  and floating point are not supported.
+* No linker relaxation (see above): ``call`` is always 8 bytes.
+* Unknown sections without flags are non-allocated, as in GNU; ``.L*`` and
+  internal labels are not in the symbol table, as in GNU's output.
+* GNU's frags also break when its internal buffers fill up; we do not model
+  that, so a branch exactly at a reach limit in a very large file may, in
+  rare cases, get a different (still valid) size.
 """
 
 from __future__ import annotations
@@ -1007,18 +1021,11 @@ class _Assembler:
             except RangeErr as e:
                 raise self.err(f"{e} in '{mnem}'") from None
             return
-        tree = self._defer_tree(v["target_t"])
-        if _has_dot(tree):
-            tree = _replace_dot(tree, ("s", self._here_label()))
-
-        def fn(addr, ev):
-            try:
-                return enc(ev(tree, addr) - addr).to_bytes(2, "little")
-            except RangeErr as e:
-                raise AsmError(origin[0], origin[1], f"{e} in '{mnem}'") from None
-
-        self._line_entry()
-        self._emit_item(_Fix(2, fn, origin))
+        # GNU relaxes an explicit c.j/c.beqz/c.bnez to a label like j/beqz/bnez.
+        if alt.kind == "cj":
+            self._relax(True, True, 0, 0, 0, 0, v["target_t"])
+        else:
+            self._relax(False, True, f3 - 6, v["rs1"], 0, 0, v["target_t"])
 
     def _macro_insn(self, alt, v, mnem) -> None:
         if "I" in alt.pattern and v["imm"] is None:
@@ -1223,8 +1230,7 @@ def _d_local(a: _Assembler, rest, fr, name):
 
 
 @_directive(".hidden", ".protected", ".internal", ".extern", ".file", ".ident",
-            ".attribute", ".loc", ".loc_mark_labels", ".addrsig", ".addrsig_sym",
-            ".nops_dummy", ".type_dummy")
+            ".attribute", ".loc", ".loc_mark_labels", ".addrsig", ".addrsig_sym")
 def _d_ignore(a, rest, fr, name):
     return
 

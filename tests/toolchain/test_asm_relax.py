@@ -97,10 +97,15 @@ def test_code_alignment_padding_equals_gnu():
     assert asm(src, BASE) == gnu_bytes(src, BASE)
 
 
-def test_explicit_compressed_branch_out_of_range_is_an_error():
+def test_explicit_compressed_jumps_to_labels_relax_like_gnu():
+    src = "c.j far\nc.beqz a0, near\nc.bnez s1, far\nnear: nop\n.space 3000\nfar: nop\n"
+    assert asm(src, BASE) == gnu_bytes(src, BASE)
+
+
+def test_explicit_compressed_branch_constant_out_of_range_is_an_error():
     with pytest.raises(AsmError) as e:
-        asm("c.beqz a0, far\n.space 300\nfar: nop\n")
-    assert e.value.line == 1 and "out of range" in e.value.message
+        asm("nop\nc.beqz a0, 300\n")
+    assert e.value.line == 2 and "out of range" in e.value.message
 
 
 def test_jump_out_of_range_is_an_error():
