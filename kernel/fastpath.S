@@ -86,8 +86,25 @@ fastpath_call:
 
     .globl fastpath_reply_recv
 fastpath_reply_recv:
-    bnez    a6, fp_slow                 # guard: no receive buffer
-    srli    t1, a0, 32
+    beqz    a6, 5f                      # guard: the receive buffer, if any, is
+    ld      t1, TCB_DESC(sp)            # inside one writable region (as check_buf;
+    ld      t2, DESC_NREGIONS(t1)       # none fits: the slow path reports it)
+    ld      t1, DESC_REGIONS(t1)
+6:  beqz    t2, fp_slow
+    ld      t4, REGION_PERM(t1)
+    andi    t4, t4, PERM_W
+    beqz    t4, 7f
+    ld      t4, REGION_BASE(t1)
+    ld      t5, REGION_SIZE(t1)
+    bltu    a1, t4, 7f
+    bgtu    a6, t5, 7f
+    sub     t6, a1, t4
+    sub     t5, t5, a6
+    bleu    t6, t5, 5f
+7:  addi    t1, t1, REGION_ENTRY_SIZE
+    addi    t2, t2, -1
+    j       6b
+5:  srli    t1, a0, 32
     bnez    t1, fp_slow                 # guard: a clean 32-bit id
     li      t1, ID_INDEX_MASK
     and     t1, a0, t1
@@ -154,7 +171,7 @@ fastpath_reply_recv:
     li      t2, TS_RECV_WAIT
     sd      t2, TCB_STATE(sp)
     sd      a1, TCB_BUF(sp)
-    sd      zero, TCB_BUFLEN(sp)
+    sd      a6, TCB_BUFLEN(sp)
     sd      zero, TCB_STATE(t3)         # the caller: READY with the reply
     li      a0, ERR_OK
     li      a1, 0                       # no bulk data copied
