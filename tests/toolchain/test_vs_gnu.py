@@ -103,7 +103,7 @@ def test_every_mnemonic_has_a_generator():
     assert len(PLAIN) > 150 and len(EXPLICIT_C) >= 30
 
 
-@settings(max_examples=6, **SETTINGS)
+@settings(max_examples=5, **SETTINGS)
 @given(lines=batch(PLAIN, 120, cover=True))
 def test_every_mnemonic_norvc_equals_gnu(lines, tmp_path):
     text = compare(".option norvc\n" + "\n".join(lines) + "\n", tmp_path)
@@ -118,7 +118,7 @@ def test_every_compressed_mnemonic_equals_gnu(lines, tmp_path):
     assert all(i.size == 2 for i in disassemble(text, BASE))
 
 
-@settings(max_examples=5, **SETTINGS)
+@settings(max_examples=4, **SETTINGS)
 @given(lines=batch(RVC_PLAIN, 200, cover=True))
 def test_automatic_compression_equals_gnu(lines, tmp_path):
     text = compare(".option rvc\n" + "\n".join(lines) + "\n", tmp_path)
