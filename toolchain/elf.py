@@ -70,6 +70,7 @@ PF_R = 0x4
 # Symbol binding and type (st_info = bind << 4 | type).
 STB_LOCAL = 0
 STB_GLOBAL = 1
+STB_WEAK = 2
 STT_NOTYPE = 0
 STT_OBJECT = 1
 STT_FUNC = 2
@@ -77,7 +78,7 @@ STT_SECTION = 3
 STT_FILE = 4
 _KIND_TO_STT = {"notype": STT_NOTYPE, "object": STT_OBJECT, "func": STT_FUNC}
 _STT_TO_KIND = {v: k for k, v in _KIND_TO_STT.items()}
-_BIND_TO_STB = {"local": STB_LOCAL, "global": STB_GLOBAL}
+_BIND_TO_STB = {"local": STB_LOCAL, "global": STB_GLOBAL, "weak": STB_WEAK}
 
 # RISC-V attributes (psABI "Attributes"): format version 'A', vendor "riscv".
 ATTR_FORMAT_VERSION = ord("A")
@@ -223,9 +224,10 @@ def _check(image: Image) -> None:
 def _symtab(image: Image, index_of: dict[str, int], strtab: _StrTab) -> tuple[bytes, int]:
     """The ``.symtab`` contents and the index of its first global symbol."""
     rows = [struct.pack("<IBBHQQ", 0, 0, 0, SHN_UNDEF, 0, 0)]
-    ordered = ([s for s in image.symbols if s.binding != "global"]
-               + [s for s in image.symbols if s.binding == "global"])
-    first_global = 1 + sum(1 for s in image.symbols if s.binding != "global")
+    # The gABI requires every STB_LOCAL symbol before the first non-local one.
+    ordered = ([s for s in image.symbols if s.binding == "local"]
+               + [s for s in image.symbols if s.binding != "local"])
+    first_global = 1 + sum(1 for s in image.symbols if s.binding == "local")
     for sym in ordered:
         if sym.kind not in _KIND_TO_STT:
             raise ImageError(f"symbol {sym.name!r}: unknown kind {sym.kind!r}")
@@ -428,39 +430,55 @@ def read_line_table(source: ElfSource) -> list[LineEntry]:
     (directory index 0 gives the bare name).  Returns an empty list when the
     file has no DWARF line information.
     """
+    from elftools.common.exceptions import ELFError
+
     elf, stream = _open(source)
     with stream:
         if not elf.has_dwarf_info():
             return []
-        dwarf = elf.get_dwarf_info()
-        rows: list[LineEntry] = []
-        for cu in dwarf.iter_CUs():
-            prog = dwarf.line_program_for_CU(cu)
-            if prog is None:
+        try:
+            # Relocatable objects carry RISC-V relocations against their DWARF
+            # that pyelftools cannot apply; their addresses stay section-relative.
+            dwarf = elf.get_dwarf_info(relocate_dwarf_sections=False)
+            return _line_rows(dwarf)
+        except (ELFError, KeyError, ValueError) as exc:
+            raise ImageError(f"{_label(source)}: unreadable DWARF line table: {exc}") from None
+
+
+def _label(source: ElfSource) -> str:
+    return "<bytes>" if isinstance(source, (bytes, bytearray)) else os.fspath(source)
+
+
+def _line_rows(dwarf: "DWARFInfo") -> list[LineEntry]:  # noqa: F821
+    """Every row of every compile unit's line program, sorted by address."""
+    rows: list[LineEntry] = []
+    for cu in dwarf.iter_CUs():
+        prog = dwarf.line_program_for_CU(cu)
+        if prog is None:
+            continue
+        header = prog.header
+        version = header["version"]
+        dirs = [_text(d) for d in header["include_directory"]]
+        files = header["file_entry"]
+        for entry in prog.get_entries():
+            state = entry.state
+            if state is None or state.end_sequence:
                 continue
-            header = prog.header
-            version = header["version"]
-            dirs = [_text(d) for d in header["include_directory"]]
-            files = header["file_entry"]
-            for entry in prog.get_entries():
-                state = entry.state
-                if state is None or state.end_sequence:
-                    continue
-                # DWARF < 5 numbers files from 1; DWARF 5 from 0.
-                index = state.file - 1 if version < 5 else state.file
-                if not 0 <= index < len(files):
-                    name = f"<file {state.file}>"
-                else:
-                    fe = files[index]
-                    name = _text(fe.name)
-                    d = fe.dir_index
-                    if version < 5 and d > 0 and d <= len(dirs):
-                        name = posixpath.join(dirs[d - 1], name)
-                    elif version >= 5 and 0 < d < len(dirs):
-                        name = posixpath.join(dirs[d], name)
-                rows.append(LineEntry(state.address, name, state.line))
-        rows.sort(key=lambda e: e.address)
-        return rows
+            # DWARF < 5 numbers files from 1; DWARF 5 from 0.
+            index = state.file - 1 if version < 5 else state.file
+            if not 0 <= index < len(files):
+                name = f"<file {state.file}>"
+            else:
+                fe = files[index]
+                name = _text(fe.name)
+                d = fe.dir_index
+                if version < 5 and d > 0 and d <= len(dirs):
+                    name = posixpath.join(dirs[d - 1], name)
+                elif version >= 5 and 0 < d < len(dirs):
+                    name = posixpath.join(dirs[d], name)
+            rows.append(LineEntry(state.address, name, state.line))
+    rows.sort(key=lambda e: e.address)
+    return rows
 
 
 def _text(value: bytes | str) -> str:

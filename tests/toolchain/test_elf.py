@@ -45,6 +45,7 @@ def sample_image() -> Image:
             Symbol("counter", 0x8000_0010, 8, "object", "global", ".data"),
             Symbol("stack", 0x8000_0018, 0x28, "object", "global", ".bss"),
             Symbol("UART0", 0x1000_0000, 0, "notype", "local", None),
+            Symbol("hook", 0x8000_0002, 0, "func", "weak", ".text"),
         ],
         lines=[
             LineEntry(0x8000_0000, "start.S", 4),
@@ -139,9 +140,10 @@ def test_symtab_locals_first_and_sh_info(tmp_path):
     elf = elf_of(sample_image())
     tab = elf.get_section_by_name(".symtab")
     binds = [s["st_info"]["bind"] for s in tab.iter_symbols()]
-    first_global = binds.index("STB_GLOBAL")
+    first_global = next(i for i, b in enumerate(binds) if b != "STB_LOCAL")
     assert tab["sh_info"] == first_global
-    assert all(b == "STB_GLOBAL" for b in binds[first_global:])
+    assert all(b in ("STB_GLOBAL", "STB_WEAK") for b in binds[first_global:])
+    assert "STB_WEAK" in binds
     assert elf.get_section(tab["sh_link"]).name == ".strtab"
     uart = next(s for s in tab.iter_symbols() if s.name == "UART0")
     assert uart["st_shndx"] == "SHN_ABS"
@@ -331,7 +333,7 @@ def images(draw) -> Image:
             value, section = draw(st.integers(0, 2**64 - 1)), None
         symbols.append(Symbol(f"sym{i}", value, draw(st.integers(0, 64)),
                               draw(st.sampled_from(["func", "object", "notype"])),
-                              draw(st.sampled_from(["local", "global"])), section))
+                              draw(st.sampled_from(["local", "global", "weak"])), section))
     lines = []
     for s in placed:
         if s.nobits:
@@ -412,3 +414,26 @@ def test_objdump_of_assembled_program_matches_gnu(tmp_path):
     rows = read_line_table(ours_path)
     assert {e.line for e in rows} >= {4, 5, 6, 7, 8, 10, 11, 12, 13, 14}
     assert all(e.file == "prog.S" for e in rows)
+
+
+def test_read_line_table_of_gcc_dwarf5_output(tmp_path):
+    """GCC writes DWARF 5 line tables (files numbered from 0): read them as
+    readelf decodes them.  A relocatable object's table is readable too."""
+    (tmp_path / "c.c").write_text("int g;\nint f(int x) {\n  int y = x * 3;\n  return y + g;\n}\n")
+    obj, elf = tmp_path / "c.o", tmp_path / "c.elf"
+    r = gnu.run([gnu.tool("gcc"), "-g", "-O1", "-march=rv64imac_zicsr", "-mabi=lp64", "-c",
+                 "c.c", "-o", str(obj)], cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    r = gnu.run([gnu.tool("ld"), "-e", "0", "-Ttext=0x10000", str(obj), "-o", str(elf)])
+    assert r.returncode == 0, r.stderr
+    decoded = run_readelf(elf, "--debug-dump=decodedline")
+    assert "DWARF" not in decoded.stderr
+    expected = []
+    for line in decoded.stdout.splitlines():
+        parts = line.split()
+        if len(parts) >= 3 and parts[0] == "c.c" and parts[1].isdigit():
+            expected.append((int(parts[2], 16), int(parts[1])))
+    rows = read_line_table(elf)
+    assert [(e.address, e.line) for e in rows] == expected
+    assert len(expected) >= 3 and all(e.file == "c.c" for e in rows)
+    assert [e.line for e in read_line_table(obj)] == [e.line for e in rows]
