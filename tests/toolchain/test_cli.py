@@ -140,3 +140,21 @@ def test_disasm_bad_inputs_are_one_line(tmp_path):
     assert septum("asm", "t.S", cwd=tmp_path).returncode == 0
     r = septum("disasm", "a.elf", "--section", ".nope", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.strip() == "a.elf: error: no section '.nope'"
+
+
+def test_asm_links_several_sources(tmp_path):
+    (tmp_path / "main.S").write_text(".globl _start\n_start:\n    call helper\n    j _start\n")
+    (tmp_path / "lib.S").write_text(".globl helper\nhelper:\n    li a0, 42\n    ret\n")
+    r = septum("asm", "main.S", "lib.S", "-o", "two.elf", "--base", "0x80000000",
+               "--march", "rv64imac_zicsr_zifencei", cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    syms = {s.name: s for s in read_symbols(tmp_path / "two.elf")}
+    assert syms["_start"].value == 0x8000_0000
+    assert syms["helper"].value > syms["_start"].value
+    files = {e.file for e in read_line_table(tmp_path / "two.elf")}
+    assert files == {"main.S", "lib.S"}
+    listing = septum("disasm", "two.elf", cwd=tmp_path).stdout
+    assert "<helper>" in listing and "0000000080000000 <_start>:" in listing
+    bad = septum("asm", "main.S", "-o", "one.elf", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert len(bad.stderr.splitlines()) == 1 and "helper" in bad.stderr
