@@ -130,6 +130,19 @@ def parse_march(march: str) -> frozenset[str]:
 # ---------------------------------------------------------------------------
 
 
+# GNU as keeps frags in an obstack of 4064-byte chunks (16 bytes of chunk
+# header); each frag starts with a 120-byte header on x86-64 hosts, at a
+# 16-byte aligned offset.  A frag ends where the chunk has no room left for
+# the next emission, which moves label addresses that GNU's branch estimate
+# reads.  Calibrated against riscv64-unknown-elf-as 2.40 (Debian).
+_GNU_CHUNK = 4064
+_GNU_FRAG_HEADER = 120
+#: Bytes GNU reserves for a code-alignment frag (MAX_MEM_FOR_RS_ALIGN_CODE).
+_GNU_ALIGN_CODE_MAX = 7
+#: Bytes GNU reserves for a relaxable branch (its worst case).
+_GNU_RELAX_MAX = 8
+
+
 class _Data:
     __slots__ = ("buf",)
 
@@ -185,7 +198,7 @@ class _Piece:
     """The part of one output section contributed by one file."""
 
     __slots__ = ("name", "flags", "nobits", "items", "align", "unit", "lines", "base",
-                 "offs", "relax", "closed", "touched", "breaks")
+                 "offs", "relax", "closed", "touched", "gfrags", "gu", "gcap")
 
     def __init__(self, name, flags, nobits, unit, align):
         self.name = name
@@ -200,14 +213,18 @@ class _Piece:
         self.relax: list[_Relax] = []
         self.closed = True
         self.touched = False
-        # Item indices where GNU as would start a new frag (after a relaxable
-        # branch, an alignment or a .space fill): needed to reproduce its
-        # branch relaxation, which reads stale frag addresses.
-        self.breaks: list[int] = [0]
+        # GNU as's frags for this (file, section), as [fixed size, variable
+        # part], and the state of its frag obstack (bytes used, capacity of
+        # the current chunk): needed to reproduce its branch relaxation,
+        # which reads stale frag addresses (see _gnu_relax).
+        self.gfrags: list[list] = [[0, None]]
+        self.gu = _GNU_FRAG_HEADER
+        self.gcap = _GNU_CHUNK - 16
 
 
 class _Sym:
-    __slots__ = ("name", "kind", "piece", "idx", "tree", "value", "origin", "busy")
+    __slots__ = ("name", "kind", "piece", "idx", "tree", "value", "origin", "busy", "gfrag",
+                 "goff")
 
     def __init__(self, name, kind, origin, piece=None, idx=0, tree=None, value=None):
         self.name = name
@@ -218,6 +235,8 @@ class _Sym:
         self.value = value
         self.origin = origin
         self.busy = False
+        self.gfrag = 0
+        self.goff = 0
 
 
 class _Unit:
@@ -533,7 +552,6 @@ class _Assembler:
         for p in unit.pieces.values():
             if "x" in p.flags and p.items and p.align > 1 and not p.nobits:
                 p.items.append(_Align(p.align, None, 1, None, True))
-                p.breaks.append(len(p.items))
 
     def _push_text(self, text: str, name: str) -> None:
         if "/*" in text:
@@ -636,13 +654,17 @@ class _Assembler:
         p = self.piece
         p.closed = True
         p.touched = True
-        unit.symbols[name] = _Sym(name, "label", self.origin, p, len(p.items))
+        s = unit.symbols[name] = _Sym(name, "label", self.origin, p, len(p.items))
+        s.gfrag = len(p.gfrags) - 1
+        s.goff = p.gfrags[-1][0]
 
     def _here_label(self) -> str:
         name = self._new_internal("dot")
         p = self.piece
         p.closed = True
-        self.unit.symbols[name] = _Sym(name, "label", self.origin, p, len(p.items))
+        s = self.unit.symbols[name] = _Sym(name, "label", self.origin, p, len(p.items))
+        s.gfrag = len(p.gfrags) - 1
+        s.goff = p.gfrags[-1][0]
         return name
 
     def _lref(self, ref: str) -> str:
@@ -755,21 +777,64 @@ class _Assembler:
             items.append(d)
             p.closed = False
 
-    def _frag_break(self) -> None:
+    # -- GNU frag model (see _gnu_relax) ----------------------------------------
+    def _gnu_new_frag(self, p: _Piece, need: int = 0) -> None:
+        u = min((p.gu + 15) & ~15, p.gcap)
+        if p.gcap - u < _GNU_FRAG_HEADER:
+            size = _GNU_CHUNK
+            if need:  # frag_grow enlarges the chunk for a big emission
+                size = max(size, (2 * need if need < 0x10000 else need + 0x10000)
+                           + _GNU_FRAG_HEADER)
+            p.gcap = size - 16
+            u = 0
+        p.gu = u + _GNU_FRAG_HEADER
+        p.gfrags.append([0, None])
+
+    def _gnu_more(self, n: int) -> None:
+        """GNU's frag_more(n): fixed bytes, in a new frag if the chunk is full."""
         p = self.piece
-        p.closed = True
-        if p.breaks[-1] != len(p.items):
-            p.breaks.append(len(p.items))
+        while p.gcap - p.gu < n:
+            self._gnu_new_frag(p, n)
+        p.gu += n
+        p.gfrags[-1][0] += n
+
+    def _gnu_bytes(self, count: int) -> None:
+        """``count`` one-byte frag_more calls (strings, .byte)."""
+        p = self.piece
+        while count:
+            room = p.gcap - p.gu
+            if room >= count:
+                p.gu += count
+                p.gfrags[-1][0] += count
+                return
+            if room > 0:
+                p.gu += room
+                p.gfrags[-1][0] += room
+                count -= room
+            self._gnu_new_frag(p, 1)
+
+    def _gnu_var(self, max_chars: int, var) -> None:
+        """GNU's frag_var: ``var`` (a relaxable item, an alignment, or the
+        fixed size of a fill) ends the current frag."""
+        p = self.piece
+        while p.gcap - p.gu < max_chars:
+            self._gnu_new_frag(p, max_chars)
+        p.gu += max_chars
+        p.gfrags[-1][1] = var
+        self._gnu_new_frag(p)
 
     def _emit_item(self, item) -> None:
         p = self.piece
         if p.nobits:
             raise self.err(f"instructions or relocated data in NOBITS section {p.name}")
+        if type(item) is _Fix:
+            self._gnu_more(item.size)
         p.items.append(item)
         p.closed = True
 
     def _emit_word(self, word: int, size: int) -> None:
         self._line_entry()
+        self._gnu_more(size)
         self._emit(word.to_bytes(size, "little"))
 
     # -- instructions -------------------------------------------------------------
@@ -1002,9 +1067,12 @@ class _Assembler:
         p = self.piece
         self._line_entry()
         item = _Relax(jump, rvc, f3, rs1, rs2, rd, tree, tsym, addend, self.origin, len(p.items))
-        self._emit_item(item)
+        if p.nobits:
+            raise self.err(f"instructions in NOBITS section {p.name}")
+        self._gnu_var(_GNU_RELAX_MAX, item)
+        p.items.append(item)
+        p.closed = True
         p.relax.append(item)
-        p.breaks.append(len(p.items))
 
     def _explicit_cbranch(self, alt, v, mnem) -> None:
         f3 = alt.info[0]
@@ -1286,6 +1354,10 @@ def _d_data(a: _Assembler, rest, fr, name):
         tree = a._parse(op)
         v = a._const(tree)
         if v is not None:
+            if size == 1:
+                a._gnu_bytes(1)
+            else:
+                a._gnu_more(size)
             a._emit((v & mask).to_bytes(size, "little"))
             continue
         tree = fold(tree, a._const_sym)
@@ -1308,7 +1380,9 @@ def _d_ascii(a: _Assembler, rest, fr, name):
             b = _parse_string(op)
         except ExprError as e:
             raise a.err(str(e)) from None
-        a._emit(b + (b"\0" if name != ".ascii" else b""))
+        b += b"\0" if name != ".ascii" else b""
+        a._gnu_bytes(len(b))
+        a._emit(b)
 
 
 @_directive(".zero", ".space", ".skip")
@@ -1322,7 +1396,9 @@ def _d_space(a: _Assembler, rest, fr, name):
         raise a.err(f"{name} size {n} out of range 0..{1 << 28}")
     a._line_entry()
     a._emit(bytes([fill]) * n)
-    a._frag_break()
+    if n:
+        a._gnu_var(1, n)
+        a.piece.closed = True
 
 
 @_directive(".fill")
@@ -1340,7 +1416,9 @@ def _d_fill(a: _Assembler, rest, fr, name):
     # GNU writes the value in at most 4 bytes, zero-extended beyond.
     one = (val & 0xFFFFFFFF).to_bytes(4, "little") + bytes(4)
     a._emit(one[:size] * rep)
-    a._frag_break()
+    if rep and size:
+        a._gnu_var(size, rep * size)
+        a.piece.closed = True
 
 
 @_directive(".align", ".p2align", ".balign", ".balignw", ".balignl", ".p2alignw", ".p2alignl")
@@ -1369,9 +1447,10 @@ def _d_align(a: _Assembler, rest, fr, name):
     if align <= 1:
         return
     code = "x" in p.flags and fill is None
-    p.items.append(_Align(align, fill, width, maxskip, code))
+    item = _Align(align, fill, width, maxskip, code)
+    a._gnu_var(_GNU_ALIGN_CODE_MAX if code else width, item)
+    p.items.append(item)
     p.closed = True
-    p.breaks.append(len(p.items))
 
 
 @_directive(".option")
@@ -1523,7 +1602,9 @@ def _d_incbin(a: _Assembler, rest, fr, name):
     skip = a._need_const(ops[1], ".incbin skip") if len(ops) > 1 else 0
     count = a._need_const(ops[2], ".incbin count") if len(ops) > 2 else len(data) - skip
     a._line_entry()
-    a._emit(data[skip:skip + count])
+    chunk = data[skip:skip + count]
+    a._gnu_more(len(chunk))
+    a._emit(chunk)
 
 
 def _find_include(fname: str, current: str, dirs: list[str]) -> str | None:
@@ -1647,6 +1728,21 @@ def _d_end(a: _Assembler, rest, fr, name):
 # ---------------------------------------------------------------------------
 
 
+def _fits(r: _Relax, val: int) -> bool:
+    """Whether ``r`` at its current size reaches a target ``val`` away."""
+    if r.size == 2:
+        return fits_signed(val, 12 if r.jump else 9)
+    if r.size == 4:
+        return fits_signed(val, 21 if r.jump else 13)
+    return fits_signed(val - r.size + 4, 21)
+
+
+def _next_size(r: _Relax, size: int) -> int:
+    if r.jump:
+        return 4
+    return {2: 4, 4: 6 if r.rvc else 8, 6: 8}.get(size, 8)
+
+
 def _branch_length(r: _Relax, val: int | None) -> int:
     """GNU's ``relaxed_branch_length``: ``val`` is the distance to a target in
     the same section of the same file, ``None`` for any other target."""
@@ -1665,60 +1761,37 @@ def _gnu_relax(p: _Piece) -> None:
     """Choose the sizes of ``p``'s relaxable branches as GNU ``as`` does.
 
     GNU splits a section into frags (ending at each relaxable branch,
-    alignment and fill), estimates each branch with the frag addresses known
-    so far — a later frag still has address 0, so a forward target looks near
-    when the branch is near the section start — then repeats passes that
-    update addresses in order (a later frag keeps last pass's address) until
-    no size changes.  Reproducing that, rather than any fixpoint, is what
-    makes our sizes equal to GNU's at range boundaries.  Addresses here are
-    relative to the piece, as GNU's are relative to the file's section.
+    alignment and fill, and wherever its frag obstack runs out of room),
+    estimates each branch with the frag addresses known so far — a later
+    frag still has address 0, so a forward target looks near when the branch
+    is near the section start — then repeats passes that update addresses in
+    order (a later frag keeps last pass's address) until no size changes.
+    Reproducing that, rather than any fixpoint, is what makes our sizes
+    equal to GNU's where a target sits exactly at a reach limit.  Addresses
+    here are relative to the piece, as GNU's are to the file's section.
     """
-    items = p.items
-    bounds = p.breaks + [len(items)]
-    nfr = len(p.breaks)
-    frag_of = [0] * (len(items) + 1)
-    off_in = [0] * (len(items) + 1)
-    fix = [0] * nfr
-    var: list = [None] * nfr
+    frags = p.gfrags
+    nfr = len(frags)
+    fix = [f[0] for f in frags]
+    var = [f[1] for f in frags]
+    frag_of: dict[int, int] = {}
     for f in range(nfr):
-        lo, hi = bounds[f], bounds[f + 1]
-        o = 0
-        for i in range(lo, hi):
-            frag_of[i] = f
-            off_in[i] = o
-            it = items[i]
-            t = type(it)
-            if t is _Relax or t is _Align:
-                var[f] = it  # always the frag's last item
-            elif t is _Data:
-                o += len(it.buf)
-            else:
-                o += it.size
-        fix[f] = o
-    frag_of[len(items)] = nfr - 1
-    off_in[len(items)] = fix[nfr - 1] + (var[nfr - 1].size if var[nfr - 1] is not None and False else 0)
-    addr = [0] * nfr
+        if var[f] is not None and type(var[f]) is not int:
+            frag_of[id(var[f])] = f
     targets = {}
     for r in p.relax:
         s = p.unit.symbols.get(r.tsym) if r.tsym is not None else None
         if s is not None and s.kind == "label" and s.piece is p:
-            idx = s.idx
-            if idx == len(items):
-                targets[id(r)] = (nfr - 1, None)
-            else:
-                targets[id(r)] = (frag_of[idx], off_in[idx])
+            targets[id(r)] = (s.gfrag, s.goff)
         else:
             targets[id(r)] = None
+    addr = [0] * nfr
 
     def length(f: int, r: _Relax) -> int:
         t = targets[id(r)]
         if t is None:
             return _branch_length(r, None)
-        tf, toff = t
-        if toff is None:  # a label at the very end of the piece
-            last = var[nfr - 1]
-            toff = fix[nfr - 1] + (last.size if last is not None else 0)
-        return _branch_length(r, addr[tf] + toff + r.addend - (addr[f] + fix[f]))
+        return _branch_length(r, addr[t[0]] + t[1] + r.addend - (addr[f] + fix[f]))
 
     def pad(a: int, it: _Align) -> int:
         n = (-a) % it.align
@@ -1729,19 +1802,20 @@ def _gnu_relax(p: _Piece) -> None:
         addr[f] = a
         a += fix[f]
         it = var[f]
-        if type(it) is _Align:
-            it.size = pad(a, it)
-        elif it is not None:
-            it.size = length(f, it)
-        if it is not None:
-            a += it.size
+        if it is None:
+            continue
+        if type(it) is int:
+            a += it
+            continue
+        it.size = pad(a, it) if type(it) is _Align else length(f, it)
+        a += it.size
     for npass in range(200):
         stretch = 0
         changed = False
         for f in range(nfr):
             addr[f] += stretch
             it = var[f]
-            if it is None:
+            if it is None or type(it) is int:
                 continue
             if type(it) is _Align:
                 new = pad(addr[f] + fix[f], it)
@@ -1857,6 +1931,22 @@ class _Linker:
                 if p.relax:
                     _gnu_relax(p)
         self._layout_once(outs)
+        # Safety net: should the frag model ever disagree with the real
+        # layout, grow any branch that cannot reach (sizes only grow).
+        relax = [(p, r) for o in outs for p in o.pieces for r in p.relax]
+        for _ in range(100):
+            grown = False
+            for p, r in relax:
+                s = p.unit.symbols.get(r.tsym) if r.tsym is not None else None
+                if s is None or s.kind != "label" or s.piece is not p:
+                    continue
+                val = p.offs[s.idx] + r.addend - p.offs[r.idx]
+                if not _fits(r, val):
+                    r.size = _next_size(r, r.size)
+                    grown = True
+            if not grown:
+                break
+            self._layout_once(outs)
         # overlap check among allocated sections
         placed = sorted((o for o in outs if "a" in o.flags and o.size), key=lambda o: o.address)
         for x, y in zip(placed, placed[1:]):
