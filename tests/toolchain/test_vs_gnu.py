@@ -308,3 +308,34 @@ def run_li(code: bytes) -> int:
     mu.mem_write(BASE, code)
     mu.emu_start(BASE, BASE + len(code))
     return mu.reg_read(UC_RISCV_REG_A0)
+
+
+# --- branches and jumps at various distances ------------------------------------
+
+#: Gaps (bytes of .skip between a branch and its label) around every reach
+#: threshold: c.beqz/c.bnez ±256 B, c.j ±2 KiB, b* ±4 KiB, and up to the
+#: jal reach of ±1 MiB (beyond it GNU ld fails: as relaxes a far b* into an
+#: inverted branch over a jal, never further).
+GAPS = [0, 2, 200, 250, 252, 254, 256, 258, 2040, 2044, 2046, 2048, 2050, 4088,
+        4092, 4094, 4096, 4100, 6000, 2**20 - 24, 2**20 - 16]
+BRANCHES = ["beqz a0, {L}", "bnez s1, {L}", "beq a0, a1, {L}", "bltu t0, t1, {L}",
+            "j {L}", "jal {L}", "c.j {L}", "c.beqz a2, {L}", "bgez a3, {L}"]
+
+
+@settings(max_examples=15, **SETTINGS)
+@given(picks=st.lists(st.tuples(st.sampled_from(BRANCHES), st.sampled_from(GAPS),
+                                st.booleans()), min_size=4, max_size=10),
+       rvc=st.booleans())
+def test_branch_relaxation_at_every_distance_equals_gnu(picks, rvc, tmp_path):
+    """Forward and backward branches whose targets lie just inside and just
+    outside each reach; both assemblers pick the same (compressed, plain or
+    inverted-branch-plus-jump) form."""
+    body = [".option rvc" if rvc else ".option norvc"]
+    for i, (form, gap, backward) in enumerate(picks):
+        if form.startswith("c.") and (not rvc or gap > 200):
+            continue  # explicit c.* must be in reach and under rvc (GNU errors otherwise)
+        if backward:
+            body += [f"B{i}:", "nop", f".skip {gap}", "    " + form.format(L=f"B{i}")]
+        else:
+            body += ["    " + form.format(L=f"F{i}"), f".skip {gap}", f"F{i}:", "nop"]
+    compare("\n".join(body) + "\n", tmp_path)
