@@ -153,4 +153,10 @@ class Gen:
                 lines.append(f".rept {size // 4}\n{body}\n.endr")
             if r.random() < 0.2:
                 lines.append(r.choice([".align 2", ".align 3", ".balign 8", ".p2align 4"]))
+            if r.random() < 0.3:
+                lines.append(r.choice([
+                    ".word 5", ".byte 1, 2", ".half 3", ".dword 7", ".zero 2", ".ascii \"ab\"",
+                    "c.j L0", f"c.beqz a0, L{r.randrange(n)}",
+                    ".option push\n.option norvc\naddi a0, a0, 1\n.option pop",
+                    ".data\n.word 1\n.text"]))
         return "\n".join(lines) + "\n"
