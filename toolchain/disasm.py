@@ -17,7 +17,8 @@ Capstone's RISC-V quirks, handled here:
 * the immediate of a branch or jump (``beq``, ``jal``, ``c.j``...) is printed as
   the *offset* from the instruction, not the target: we add the address;
 * it prints some aliases (``j``, ``beqz``, ``mv``, ``ret``, ``csrw``) and a
-  swapped ``bge`` for ``ble``, as GNU objdump does without ``-M no-aliases``.
+  swapped ``bge`` for ``ble``, as GNU objdump does without ``-M no-aliases``;
+* a CSR it has no name for comes out in decimal: we print it in hex.
 """
 
 from __future__ import annotations
@@ -159,6 +160,24 @@ def _relocate_target(mnemonic: str, op_str: str, address: int) -> tuple[str, int
     return (f"{head}, {target:#x}" if head else f"{target:#x}"), target
 
 
+#: Position of the CSR operand in capstone's operand list, per mnemonic.
+_CSR_OPERAND = {"csrrw": 1, "csrrs": 1, "csrrc": 1, "csrrwi": 1, "csrrsi": 1, "csrrci": 1,
+                "csrr": 1, "csrw": 0, "csrs": 0, "csrc": 0, "csrwi": 0, "csrsi": 0, "csrci": 0}
+
+
+def _hex_csr(mnemonic: str, op_str: str) -> str:
+    """Capstone prints CSRs it has no name for in decimal; show them in hex
+    (``csrw 0x7c0, a0``), as objdump and the privileged spec's tables do."""
+    pos = _CSR_OPERAND.get(mnemonic)
+    if pos is None:
+        return op_str
+    ops = op_str.split(", ")
+    if pos < len(ops) and ops[pos].isdigit():
+        ops[pos] = hex(int(ops[pos]))
+        return ", ".join(ops)
+    return op_str
+
+
 class Disassembler:
     """A capstone decoder with a cache of decoded blocks.
 
@@ -205,6 +224,7 @@ class Disassembler:
             for cs_insn in self._md.disasm(data[off:], address + off):
                 addr = cs_insn.address
                 op_str, target = _relocate_target(cs_insn.mnemonic, cs_insn.op_str, addr)
+                op_str = _hex_csr(cs_insn.mnemonic, op_str)
                 raw = int.from_bytes(cs_insn.bytes, "little")
                 out.append(Insn(addr, cs_insn.size, raw, cs_insn.mnemonic, op_str,
                                 sym.lookup(addr), target,

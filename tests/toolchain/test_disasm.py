@@ -202,3 +202,13 @@ def test_symbolizer_prefers_globals_and_ignores_absolute_and_internal():
     assert s.lookup(0x10c) == "entry+0xc"
     assert s.lookup(0xff) == ""
     assert s.label_at(0x104) is None
+
+
+def test_unnamed_csr_numbers_are_hex():
+    # csrrw x0, 0x7c0, a0 (0x7c051073) and csrrs a0, 0x7c1, x0 (0x7c102573):
+    # 0x7c0-0x7ff are custom read/write CSRs with no standard name.
+    insns = disassemble(bytes.fromhex("7310057c" "7325107c"), 0)
+    assert insns[0].op_str == "0x7c0, a0"
+    assert insns[1].op_str.startswith("a0, 0x7c1")
+    named = disassemble(bytes.fromhex("73100530"), 0)  # csrw mstatus, a0
+    assert named[0].op_str == "mstatus, a0"

@@ -46,7 +46,7 @@ from septum.toolchain import Source, assemble
 from septum.toolchain.disasm import disassemble
 from septum.toolchain.isa import TABLE
 from septum.tests.toolchain import gnu
-from septum.tests.toolchain.operands import COMPRESSED, FORMS, SEMANTIC_ONLY, batch
+from septum.tests.toolchain.operands import FORMS, SEMANTIC_ONLY, batch
 
 MARCH = gnu.MARCH
 BASE = 0x8000_0000
