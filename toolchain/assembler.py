@@ -54,8 +54,9 @@ Known differences from GNU ``as``
   demands a constant or ``%lo()`` etc. in an immediate (the value is
   range-checked at link time and never compressed); ``pause`` needs no
   ``zihintpause`` in ``-march``.
-* ``.org``, ``.comm``, ``.insn``, ``.weak`` semantics (treated as ``.globl``)
-  and floating point are not supported.
+* ``.org``, ``.insn`` and floating point are not supported; ``.weak`` is a
+  global whose undefined references are 0; ``.comm``/``.lcomm`` allocate in
+  this file's ``.bss`` (there is no COMMON merging).
 * No linker relaxation (see above): ``call`` is always 8 bytes.
 * Unknown sections without flags are non-allocated, as in GNU; ``.L*`` and
   internal labels are not in the symbol table, as in GNU's output.
@@ -250,6 +251,7 @@ class _Unit:
         self.types: dict[str, str] = {}
         self.sizes: dict[str, tuple] = {}
         self.local_counts: dict[str, int] = {}
+        self.weak: set[str] = set()
 
 
 class _Undefined(Exception):
@@ -1289,6 +1291,36 @@ def _names(a, rest, what):
 def _d_globl(a: _Assembler, rest, fr, name):
     for n in _names(a, rest, name):
         a.unit.globals.setdefault(n, a.origin)
+        if name == ".weak":
+            a.unit.weak.add(n)
+
+
+@_directive(".comm", ".lcomm")
+def _d_comm(a: _Assembler, rest, fr, name):
+    ops = _split_operands(rest)
+    if len(ops) not in (2, 3) or not _SYMNAME_RE.match(ops[0]):
+        raise a.err(f"{name} needs a symbol, a size and an optional alignment")
+    size = a._need_const(ops[1], f"{name} size")
+    align = a._need_const(ops[2], f"{name} alignment") if len(ops) == 3 else min(
+        16, 1 << max(0, size - 1).bit_length())
+    if size < 0 or size > 1 << 28 or align <= 0 or align & (align - 1):
+        raise a.err(f"bad {name} size {size} or alignment {align}")
+    saved, prev = a.piece, a.prev_piece
+    a._switch(".bss")
+    p = a.piece
+    if align > 1:
+        p.align = max(p.align, align)
+        item = _Align(align, 0, 1, None, False)
+        a._gnu_var(1, item)
+        p.items.append(item)
+        p.closed = True
+    a._define_label(ops[0])
+    a._emit(bytes(size))
+    if name == ".comm":
+        a.unit.globals.setdefault(ops[0], a.origin)
+    a.unit.types.setdefault(ops[0], "object")
+    a.unit.sizes[ops[0]] = (("n", size), a.origin)
+    a.piece, a.prev_piece = saved, prev
 
 
 @_directive(".local")
@@ -1966,6 +1998,8 @@ class _Linker:
                 if g is None:
                     if name in defines:
                         return defines[name]
+                    if name in unit.weak:
+                        return 0  # an undefined weak reference is 0, as ld makes it
                     raise _Undefined(name)
                 return self._value(g[0], g[1])
             return self._value(unit, s)

@@ -124,3 +124,14 @@ def test_sources_as_paths(tmp_path):
     with pytest.raises(AsmError) as e:
         assemble([tmp_path / "nope.S"])
     assert "nope.S" in str(e.value)
+
+
+def test_weak_undefined_is_zero_and_comm_goes_to_bss():
+    img = assemble([Source("w.S", ".weak maybe\n.comm buf, 64, 8\n.lcomm lbuf, 10\n"
+                                  "la a1, buf\n.data\nd: .dword maybe\n")], base=0x1000)
+    assert img.section(".data").data == bytes(8)
+    buf = img.symbol("buf")
+    bss = img.section(".bss")
+    assert buf.section == ".bss" and buf.value % 8 == 0 and buf.size == 64
+    assert buf.binding == "global" and img.symbol("lbuf").binding == "local"
+    assert bss.nobits and bss.end >= img.symbol("lbuf").value + 10
