@@ -2148,7 +2148,12 @@ class _Linker:
             for name, s in unit.symbols.items():
                 if "\x02" in name or name.startswith(".L"):
                     continue
-                value = self._value(unit, s)
+                try:
+                    value = self._value(unit, s)
+                except AsmError:
+                    # An unused .equ of an undefined symbol: like GNU, only a
+                    # use is an error (reported at the use).
+                    continue
                 section = None
                 if s.kind == "label":
                     section = s.piece.name
@@ -2166,6 +2171,8 @@ class _Linker:
                     except _Undefined as u:
                         raise AsmError(origin[0], origin[1],
                                        f"undefined symbol '{_display(u.name)}'") from None
+                    except ExprError as e:
+                        raise AsmError(origin[0], origin[1], str(e)) from None
                 binding = "global" if name in unit.globals else "local"
                 if binding == "global":
                     seen_globals.add(name)
