@@ -50,6 +50,9 @@ GNU compatibility decisions
 
 Known differences from GNU ``as``
 ---------------------------------
+* Label differences (and ``.``) in one section with no relaxable branch or
+  alignment between them are constants at once (``.space 64 - (. - start)``,
+  ``li a0, end - start``); GNU rejects most of these.
 * More lenient: a plain symbol or a forward ``.equ`` is accepted where GNU
   demands a constant or ``%lo()`` etc. in an immediate (the value is
   range-checked at link time and never compressed); ``pause`` needs no
@@ -199,7 +202,7 @@ class _Piece:
     """The part of one output section contributed by one file."""
 
     __slots__ = ("name", "flags", "nobits", "items", "align", "unit", "lines", "base",
-                 "offs", "relax", "closed", "touched", "gfrags", "gu", "gcap")
+                 "offs", "relax", "closed", "touched", "gfrags", "gu", "gcap", "vseg", "voff")
 
     def __init__(self, name, flags, nobits, unit, align):
         self.name = name
@@ -219,13 +222,17 @@ class _Piece:
         # the current chunk): needed to reproduce its branch relaxation,
         # which reads stale frag addresses (see _gnu_relax).
         self.gfrags: list[list] = [[0, None]]
+        # Variable-size items so far, and bytes since the last one: two
+        # positions with the same ``vseg`` are a known distance apart.
+        self.vseg = 0
+        self.voff = 0
         self.gu = _GNU_FRAG_HEADER
         self.gcap = _GNU_CHUNK - 16
 
 
 class _Sym:
     __slots__ = ("name", "kind", "piece", "idx", "tree", "value", "origin", "busy", "gfrag",
-                 "goff")
+                 "goff", "vseg", "voff")
 
     def __init__(self, name, kind, origin, piece=None, idx=0, tree=None, value=None):
         self.name = name
@@ -238,6 +245,8 @@ class _Sym:
         self.busy = False
         self.gfrag = 0
         self.goff = 0
+        self.vseg = 0
+        self.voff = 0
 
 
 class _Unit:
@@ -659,6 +668,7 @@ class _Assembler:
         s = unit.symbols[name] = _Sym(name, "label", self.origin, p, len(p.items))
         s.gfrag = len(p.gfrags) - 1
         s.goff = p.gfrags[-1][0]
+        s.vseg, s.voff = p.vseg, p.voff
 
     def _here_label(self) -> str:
         name = self._new_internal("dot")
@@ -667,6 +677,7 @@ class _Assembler:
         s = self.unit.symbols[name] = _Sym(name, "label", self.origin, p, len(p.items))
         s.gfrag = len(p.gfrags) - 1
         s.goff = p.gfrags[-1][0]
+        s.vseg, s.voff = p.vseg, p.voff
         return name
 
     def _lref(self, ref: str) -> str:
@@ -699,9 +710,68 @@ class _Assembler:
         try:
             return evaluate(tree, self._const_sym)
         except NotConstant:
+            return self._label_difference(tree)
+        except ExprError as e:
+            raise self.err(str(e)) from None
+
+    def _label_difference(self, tree):
+        """The value of ``tree`` when its labels (and ``.``) in the current
+        section occur only in differences GNU can compute now — no relaxable
+        branch or alignment between them — e.g. ``(. - start) != 16``.
+        ``None`` if it cannot be known yet."""
+        p = self.piece
+
+        def lin(t):
+            # a linear form: ({segment: coefficient}, constant)
+            tag = t[0]
+            if tag == "n":
+                return {}, t[1]
+            if tag == ".":
+                return {p.vseg: 1}, p.voff
+            if tag == "s":
+                try:
+                    return {}, self._const_sym(t[1])
+                except NotConstant:
+                    pass
+                sy = self.unit.symbols.get(t[1])
+                if sy is None or sy.kind != "label" or sy.piece is not p:
+                    raise NotConstant(t[1])
+                return {sy.vseg: 1}, sy.voff
+            if tag == "u":
+                d, c = lin(t[2])
+                if t[1] == "-":
+                    return {k: -v for k, v in d.items()}, wrap64(-c)
+                if d:
+                    raise NotConstant("label")
+                return {}, evaluate(("u", t[1], ("n", c)), self._const_sym)
+            if tag == "b":
+                da, ca = lin(t[2])
+                db, cb = lin(t[3])
+                if t[1] in ("+", "-"):
+                    sign = 1 if t[1] == "+" else -1
+                    d = dict(da)
+                    for k, v in db.items():
+                        d[k] = d.get(k, 0) + sign * v
+                        if not d[k]:
+                            del d[k]
+                    return d, wrap64(ca + sign * cb)
+                if da or db:
+                    raise NotConstant("label")
+                return {}, evaluate(("b", t[1], ("n", ca), ("n", cb)), self._const_sym)
+            if tag == "r" and t[1] in ("hi", "lo"):
+                d, c = lin(t[2])
+                if d:
+                    raise NotConstant("label")
+                return {}, evaluate(("r", t[1], ("n", c)), self._const_sym)
+            raise NotConstant("expression")
+
+        try:
+            d, c = lin(tree)
+        except NotConstant:
             return None
         except ExprError as e:
             raise self.err(str(e)) from None
+        return None if d else c
 
     def _need_const(self, text: str, what: str) -> int:
         tree = self._parse(text)
@@ -799,10 +869,12 @@ class _Assembler:
             self._gnu_new_frag(p, n)
         p.gu += n
         p.gfrags[-1][0] += n
+        p.voff += n
 
     def _gnu_bytes(self, count: int) -> None:
         """``count`` one-byte frag_more calls (strings, .byte)."""
         p = self.piece
+        p.voff += count
         while count:
             room = p.gcap - p.gu
             if room >= count:
@@ -824,6 +896,11 @@ class _Assembler:
         p.gu += max_chars
         p.gfrags[-1][1] = var
         self._gnu_new_frag(p)
+        if type(var) is int:
+            p.voff += var
+        else:
+            p.vseg += 1
+            p.voff = 0
 
     def _emit_item(self, item) -> None:
         p = self.piece
@@ -921,7 +998,7 @@ class _Assembler:
             try:
                 c = evaluate(tree, self._const_sym)
             except NotConstant:
-                c = None
+                c = self._label_difference(tree)
             except ExprError as e:
                 raise _Mismatch(i, f"{e}") from None
             hit = cache[tok] = (tree, c)
