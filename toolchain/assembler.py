@@ -72,7 +72,6 @@ from __future__ import annotations
 
 import os
 import re
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
@@ -81,7 +80,7 @@ from septum.toolchain.errors import AsmError
 from septum.toolchain.expr import (ExprError, NotConstant, evaluate, fold,
                                    parse_expr, symbols_in, lo12, wrap64)
 from septum.toolchain.image import Image, LineEntry, Section, SectionFlags, Symbol
-from septum.toolchain.isa import (C_NOP, NOP, TABLE, RangeErr, enc_b, enc_cb,
+from septum.toolchain.isa import (C_NOP, NOP, TABLE, RangeErr, enc_b, enc_cb, li_sequence,
                                   enc_cj, enc_j, fits_signed)
 from septum.toolchain.riscv import CSR_ALIASES, CSR_NAMES, GPR_NAMES
 
@@ -1178,6 +1177,22 @@ class _Assembler:
         if "I" in alt.pattern and v["imm"] is None:
             raise self.err(f"'{mnem}' needs a constant known at this point "
                            f"(use la/lla for addresses)")
+        if mnem in ("la", "lla"):
+            # GNU: la/lla of a constant known now is load_const (li), and the
+            # constant or a symbol's addend must fit in signed 32 bits.
+            tree, c = self._expr_operand(v["sym"], 1, {})
+            addend = c
+            if c is None:
+                t = fold(tree, self._const_sym)
+                addend = t[3][1] if t[0] == "b" and t[1] in "+-" and t[3][0] == "n" else 0
+                addend = -addend if t[0] == "b" and t[1] == "-" else addend
+            if not fits_signed(addend, 32):
+                raise self.err(f"offset too large: {addend:#x} does not fit in 32 bits "
+                               f"in '{mnem}'")
+            if c is not None:
+                for stmt in li_sequence(v["rd"], c):
+                    self._statement(stmt, None)
+                return
         stmts = alt.build(v)
         label = None
         for s in stmts:

@@ -36,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-from septum.toolchain.expr import hi20, lo12
+from septum.toolchain.expr import lo12
 
 __all__ = ["RangeErr", "Alt", "TABLE", "enc_r", "enc_i", "enc_s", "enc_b",
            "enc_u", "enc_j", "enc_cj", "enc_cb", "li_sequence", "NOP", "C_NOP",

@@ -146,3 +146,38 @@ def test_hi_of_address_beyond_32_bits_is_an_error():
     with pytest.raises(AsmError) as e:
         asm("nop\nlui a0, %hi(x)\nx: nop\n", BASE)
     assert e.value.line == 2 and "%hi" in e.value.message
+
+
+@pytest.mark.parametrize("seed", range(2))
+def test_la_to_random_addresses_equal_gnu_and_loads_the_address(seed):
+    import random
+    r = random.Random(300 + seed)
+    targets = [BASE + r.randint(-(1 << 31) + 0x1000, (1 << 31) - 0x10000) for _ in range(40)]
+    targets += [BASE + d for d in (0, 0x7ff, 0x800, -0x800, -0x801, 0xfff, 0x1000)]
+    regs = [r.choice(["a0", "t0", "s1", "ra", "x31"]) for _ in targets]
+    # Symbols defined after use: auipc + addi (a constant known at the la
+    # would be built like li instead, as GNU does).
+    src = "".join(f"la {rg}, T{i}\n" for i, rg in enumerate(regs))
+    src += "".join(f".equ T{i}, {t:#x}\n" for i, t in enumerate(targets))
+    code = asm(src, BASE)
+    assert code == gnu_bytes(src, BASE)
+    for i, (t, rg) in enumerate(zip(targets, regs)):
+        one = code[8 * i:8 * i + 8]  # auipc + addi, never compressed
+        assert _run_at(one, BASE + 8 * i, GPR_NAMES[rg]) == t % (1 << 64), hex(t)
+
+
+def test_la_of_a_known_constant_is_li_like_gnu():
+    src = ".equ U, 0x1234\nla a1, U\nlla a2, 0x7ffff000\nla a4, -5\n"
+    # load_const, not the li table: "addiw a4, zero, -5" stays 4 bytes
+    assert asm(src, BASE) == gnu_bytes(src, BASE)
+    with pytest.raises(AsmError, match="offset too large"):
+        asm("la a0, 0x80000000\n")
+
+
+def _run_at(code: bytes, addr: int, reg: int) -> int:
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+    page = addr & ~0xFFF
+    uc.mem_map(page, 0x2000)
+    uc.mem_write(addr, code)
+    uc.emu_start(addr, addr + len(code))
+    return uc.reg_read(UC_RISCV_REG_X0 + reg)
