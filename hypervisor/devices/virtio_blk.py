@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import os
 import struct
+import weakref
 
 from septum.toolchain.errors import SeptumError
 
@@ -113,6 +114,9 @@ class VirtioBlk(VirtioMmio):
             size = os.fstat(self._fd).st_size
         except OSError as exc:
             raise DiskError(f"cannot open disk image {self.path!r}: {exc.strerror}") from None
+        # Close the host file when the device is garbage collected, even if
+        # its owner never calls close().
+        self._closer = weakref.finalize(self, os.close, self._fd)
         self.capacity = size // SECTOR_SIZE
         ident = serial if serial is not None else f"septum-disk{index}"
         self.serial = ident.encode()[:VIRTIO_BLK_ID_BYTES].ljust(VIRTIO_BLK_ID_BYTES, b"\0")
@@ -167,7 +171,7 @@ class VirtioBlk(VirtioMmio):
     def close(self) -> None:
         """Close the host file (the device is unusable afterwards)."""
         if self._fd is not None:
-            os.close(self._fd)
+            self._closer()
             self._fd = None
 
     # ----- requests ---------------------------------------------------------
