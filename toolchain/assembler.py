@@ -44,7 +44,10 @@ GNU compatibility decisions
   alignment with nops; so do we (data sections are not padded).
 * A constant branch/jump operand is an offset, not an address (as GNU).
 * ``li`` uses GNU's ``load_const`` sequence (lui/addiw, then slli/addi steps);
-  each step is compressed like any instruction.
+  each step is compressed like any instruction.  ``la``/``lla`` of a
+  constant already known is ``load_const`` too (GNU's rule), otherwise
+  ``auipc``+``addi``; either way the value or addend must fit in 32 bits.
+  ``call rd, sym`` builds the address in ``t1``, as GNU does.
 * Expression precedence and comparison results (-1 for true) are GNU's.
 * ``.L*`` symbols, numeric local labels and internal labels are not exported.
 
