@@ -201,7 +201,10 @@ class Uart16550(Device):
     # ----- host side ----------------------------------------------------------
 
     def feed(self, data: bytes) -> None:
-        """Queue host input (keyboard, test) for the guest to receive."""
+        """Queue host input (keyboard, test) for the guest to receive.
+
+        Call it from the thread that runs the machine, between slices: it
+        may change the interrupt line, which reaches the hart's ``mip``."""
         self.host_rx.extend(data)
         self._refill()
         self.update_irq()
