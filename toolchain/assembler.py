@@ -60,7 +60,8 @@ Known differences from GNU ``as``
   demands a constant or ``%lo()`` etc. in an immediate (the value is
   range-checked at link time and never compressed); ``pause`` needs no
   ``zihintpause`` in ``-march``.
-* ``.org``, ``.insn`` and floating point are not supported; ``.weak`` is a
+* ``.org`` takes a constant offset (from the file's section start, as in
+  GNU); ``.insn`` and floating point are not supported; ``.weak`` is a
   global whose undefined references are 0; ``.comm``/``.lcomm`` allocate in
   this file's ``.bss`` (there is no COMMON merging).
 * No linker relaxation (see above): ``call`` is always 8 bytes.
@@ -189,15 +190,20 @@ class _Relax:
 
 
 class _Align:
-    __slots__ = ("align", "fill", "width", "maxskip", "code", "size")
+    """Padding to an alignment, or (``org`` set) to an offset from the start
+    of the piece (``.org``)."""
 
-    def __init__(self, align, fill, width, maxskip, code):
+    __slots__ = ("align", "fill", "width", "maxskip", "code", "size", "org", "origin")
+
+    def __init__(self, align, fill, width, maxskip, code, org=None, origin=None):
         self.align = align
         self.fill = fill
         self.width = width
         self.maxskip = maxskip
         self.code = code
         self.size = 0
+        self.org = org
+        self.origin = origin
 
 
 class _Piece:
@@ -1580,6 +1586,22 @@ def _d_align(a: _Assembler, rest, fr, name):
     p.closed = True
 
 
+@_directive(".org")
+def _d_org(a: _Assembler, rest, fr, name):
+    ops = _split_operands(rest)
+    if not 1 <= len(ops) <= 2 or not ops[0]:
+        raise a.err(".org needs an offset and an optional fill byte")
+    off = a._need_const(ops[0], ".org offset")
+    fill = a._need_const(ops[1], ".org fill") & 0xFF if len(ops) == 2 else 0
+    if not 0 <= off <= 1 << 28:
+        raise a.err(f".org offset {off:#x} out of range")
+    p = a.piece
+    item = _Align(1, fill, 1, None, False, org=off, origin=a.origin)
+    a._gnu_var(1, item)
+    p.items.append(item)
+    p.closed = True
+
+
 @_directive(".option")
 def _d_option(a: _Assembler, rest, fr, name):
     opt = rest.strip().lower()
@@ -1921,6 +1943,8 @@ def _gnu_relax(p: _Piece) -> None:
         return _branch_length(r, addr[t[0]] + t[1] + r.addend - (addr[f] + fix[f]))
 
     def pad(a: int, it: _Align) -> int:
+        if it.org is not None:
+            return max(0, it.org - a)
         n = (-a) % it.align
         return 0 if it.maxskip is not None and n > it.maxskip else n
 
@@ -2036,9 +2060,16 @@ class _Linker:
                     if t is _Data:
                         a += len(it.buf)
                     elif t is _Align:
-                        pad = (-a) % it.align
-                        if it.maxskip is not None and pad > it.maxskip:
-                            pad = 0
+                        if it.org is not None:
+                            pad = it.org - (a - p.base)
+                            if pad < 0:
+                                raise AsmError(it.origin[0], it.origin[1],
+                                               f".org {it.org:#x} is behind the current offset "
+                                               f"{a - p.base:#x} of {p.name}")
+                        else:
+                            pad = (-a) % it.align
+                            if it.maxskip is not None and pad > it.maxskip:
+                                pad = 0
                         it.size = pad
                         a += pad
                     else:

@@ -198,3 +198,12 @@ mid:
     assert asm(ours, BASE) == gnu_bytes(gnu, BASE)
     with pytest.raises(AsmError, match="constant"):
         asm("a: j b\n.space 10 - (. - a)\nb: nop\n")  # a relaxable jump in between
+
+
+def test_org_equals_gnu():
+    src = ("nop\n.org 0x10\nnop\n.org 0x20, 0xff\nj 1f\n.org 0x40\n1: nop\n"
+           ".data\n.byte 1\n.org 8, 0x33\n.byte 2\n")
+    assert asm(src, BASE) == gnu_bytes(src, BASE)
+    with pytest.raises(AsmError) as e:
+        asm(".space 8\n.org 4\n")
+    assert e.value.line == 2 and "behind" in e.value.message
