@@ -542,6 +542,7 @@ class _Assembler:
         self.macros: dict[str, tuple[list, list[str], tuple]] = {}
         self.macro_counter = 0
         self.internal = 0
+        self.rvc_seen = False  # an .option rvc anywhere (ELF EF_RISCV_RVC)
 
     # -- errors ------------------------------------------------------------
     def err(self, message: str, origin=None):
@@ -1606,9 +1607,9 @@ def _d_org(a: _Assembler, rest, fr, name):
 def _d_option(a: _Assembler, rest, fr, name):
     opt = rest.strip().lower()
     if opt == "rvc":
-        if "c" not in a.exts:
-            raise a.err(".option rvc needs the C extension in -march")
+        # GNU allows this without C in -march: it enables C from here on.
         a.rvc = True
+        a.rvc_seen = True
     elif opt == "norvc":
         a.rvc = False
     elif opt == "push":
@@ -1623,8 +1624,9 @@ def _d_option(a: _Assembler, rest, fr, name):
         spec = opt[4:].lstrip(" ,")
         for part in spec.split(","):
             part = part.strip()
-            if part in ("+c",) and "c" in a.exts:
+            if part == "+c":
                 a.rvc = True
+                a.rvc_seen = True
             elif part == "-c":
                 a.rvc = False
     else:
@@ -2354,6 +2356,8 @@ def assemble(sources, *, base: int = 0, layout: dict[str, int] | None = None,
     except RecursionError:
         raise AsmError("<link>", 0, "symbol definitions nested too deeply") from None
     img.march = march.strip().lower()
+    if a.rvc_seen:
+        img.rvc = True
     return img
 
 

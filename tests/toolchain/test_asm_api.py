@@ -27,8 +27,12 @@ def test_asm_march_without_c_and_option_rvc():
     assert asm("addi a0, a0, 1\n", march="rv64ima_zicsr") == bytes.fromhex("13051500")
     assert asm(".option norvc\naddi a0, a0, 1\n.option rvc\naddi a0, a0, 1\n") == \
         bytes.fromhex("13051500" "0505")
+    # as in GNU, .option rvc enables C even when -march lacks it
+    src = ".option rvc\naddi a0, a0, 1\nc.nop\n"
+    assert asm(src, march="rv64ima_zicsr") == gnu_bytes(src, 0, march="rv64ima_zicsr")
+    assert assemble([Source("r.S", src)], march="rv64ima_zicsr").rvc is True
     with pytest.raises(AsmError, match="C extension"):
-        asm(".option rvc\n", march="rv64im")
+        asm("c.nop\n", march="rv64im")
 
 
 def test_assemble_returns_image_and_error_is_one_line():
