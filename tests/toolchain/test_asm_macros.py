@@ -172,3 +172,43 @@ def test_defines_act_like_defsym():
                    defines={"FLAG": 1, "VALUE": 0x1234})
     assert img.to_binary() == asm("li a0, 0x1234\n")
     assert img.symbol("VALUE").value == 0x1234
+
+
+def test_recursion_exitm_quoted_args_and_concatenation_equal_gnu():
+    src = r"""
+.macro rec n
+.if \n
+.byte \n
+rec "(\n-1)"
+.endif
+.endm
+rec 3
+.macro early x
+.byte 1
+.if \x
+.exitm
+.endif
+.byte 2
+.endm
+early 0
+early 1
+.macro outer a
+.irp r, \a, 7
+.byte \r
+.endr
+.endm
+outer 5
+.irp x
+.byte 9
+.endr
+.macro cat p
+\p\()_lbl: .byte 4
+.endm
+cat foo
+.word foo_lbl
+.macro say text
+.asciz "\text"
+.endm
+say "two words"
+"""
+    assert asm(src, 0) == gnu_bytes(src, 0)
