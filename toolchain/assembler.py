@@ -1239,7 +1239,8 @@ class _Assembler:
     def _invoke_macro(self, name: str, rest: str) -> None:
         body, params, origin_def = self.macros[name]
         args = _split_operands(rest) if rest.strip() else []
-        if len(args) == 1 and len(params) > 1 and " " in args[0].strip():
+        if len(args) == 1 and len(params) > 1 and " " in args[0].strip() \
+                and '"' not in args[0] and "(" not in args[0]:
             args = [a for a in re.split(r"\s+", args[0].strip()) if a]
         # GNU strips the quotes around an argument ("a b" passes a b).
         args = [a[1:-1] if len(a) >= 2 and a[0] == a[-1] == '"' else a for a in args]
