@@ -22,10 +22,14 @@ What this module adds to the Unicorn binding (DESIGN.md §3):
   Faulting instructions are counted as retired: a documented, deterministic
   deviation from ``minstret`` semantics.
 * **M-level interrupt bits.**  ``mip.MTIP/MSIP/MEIP`` are read-only to every
-  CSR write, the host's included, so :meth:`Cpu.set_mip_bits` saves the CPU
-  context, patches ``env->mip`` inside it (offset :data:`CTX_MIP`, verified at
-  start-up) and restores it; a writable-bit write afterwards makes QEMU
-  re-evaluate pending interrupts, which it then takes natively.
+  CSR write, the host's included, so :meth:`Cpu.set_mip_bits` writes QEMU's
+  live ``env->mip`` in place (located per engine by
+  :func:`_locate_env`, offset :data:`CTX_MIP` in the saved context, verified
+  at start-up); a writable-bit CSR write afterwards makes QEMU re-evaluate
+  pending interrupts, which it then takes natively with the spec's
+  priorities.  This works from inside MMIO callbacks, so a device lowering
+  its line (a ``mtimecmp`` write, a PLIC claim) takes effect before the
+  guest's next instruction.
 * **The faulting address.**  QEMU keeps what hardware writes to ``xtval`` in
   ``env->badaddr``, bytes :data:`CTX_BADADDR` of the saved context in Unicorn
   2.1.4 (tests/hypervisor/test_trap.py pins it with a real page fault).
@@ -112,6 +116,88 @@ def counter_offset() -> int:
     return candidates.pop()
 
 
+def _readable_ranges() -> list[tuple[int, int]]:
+    """Readable address ranges of this process (Linux /proc/self/maps)."""
+    out = []
+    with open("/proc/self/maps") as f:
+        for line in f:
+            addrs, perms = line.split()[:2]
+            if perms.startswith("r"):
+                lo, hi = (int(x, 16) for x in addrs.split("-"))
+                out.append((lo, hi))
+    return out
+
+
+_GPR_MARKS = tuple(0x5E97_0000_0000_0000 | (i * 0x1111_1111) for i in range(1, 9))
+
+
+def _locate_env(uc: Uc, hint: tuple[int, int] | None = None) -> tuple[int, int, int] | None:
+    """Find the live ``CPURISCVState`` (QEMU's ``env``) of engine ``uc``.
+
+    Returns ``(field, delta, env)``: the pointer stored at byte ``field`` of
+    ``uc_struct`` plus ``delta`` is ``env``, the live address that byte 0 of
+    ``bytes(context_save())`` was copied from.  x1..x8 get distinctive
+    values (restored afterwards), then every pointer-sized field of
+    ``uc_struct`` is followed (only into readable mappings) looking for them;
+    a ``mip`` write confirms the find.  ``hint`` (a previous engine's
+    answer) is tried first.  Writing ``env->mip`` in place is the one way to
+    change MTIP/MSIP/MEIP from inside an MMIO callback (where the context
+    may not be restored).
+    """
+    saved = [uc.reg_read(rc.UC_RISCV_REG_X0 + i) for i in range(1, 9)]
+    for i, v in enumerate(_GPR_MARKS, 1):
+        uc.reg_write(rc.UC_RISCV_REG_X0 + i, v)
+    try:
+        pattern = struct.pack("<8Q", *_GPR_MARKS)
+        g = bytes(uc.context_save()).find(pattern)
+        if g < 0:
+            return None
+        handle = uc._uch.value
+        raw = ctypes.string_at(handle, 4096)
+
+        def confirm(field: int, delta: int) -> int | None:
+            env = struct.unpack_from("<Q", raw, field)[0] + delta
+            if ctypes.string_at(env + g, len(pattern)) != pattern:
+                return None
+            mip = ctypes.c_uint32.from_address(env + CTX_MIP)
+            uc.reg_write(rc.UC_RISCV_REG_MIP, int(Mip.SSIP))
+            ok = mip.value == int(Mip.SSIP)
+            uc.reg_write(rc.UC_RISCV_REG_MIP, 0)
+            return env if ok and mip.value == 0 else None
+
+        ranges = _readable_ranges()
+
+        def readable(lo: int, n: int) -> bool:
+            return any(a <= lo and lo + n <= b for a, b in ranges)
+
+        if hint is not None:
+            field, delta = hint
+            ptr = struct.unpack_from("<Q", raw, field)[0]
+            if readable(ptr + delta, 4096):
+                env = confirm(field, delta)
+                if env is not None:
+                    return field, delta, env
+        window = 1 << 20
+        for field in range(0, 4096 - 8, 8):
+            ptr = struct.unpack_from("<Q", raw, field)[0]
+            span = next((b - ptr for a, b in ranges if a <= ptr < b), 0)
+            if span < 4096:
+                continue
+            k = ctypes.string_at(ptr, min(window, span)).find(pattern)
+            if k < 0:
+                continue
+            env = confirm(field, k - g)
+            if env is not None:
+                return field, k - g, env
+        return None
+    finally:
+        for i, v in enumerate(saved, 1):
+            uc.reg_write(rc.UC_RISCV_REG_X0 + i, v)
+
+
+_ENV_HINT: list[tuple[int, int]] = []
+
+
 class Cpu:
     """One RV64 hart on Unicorn, with fast register and CSR access.
 
@@ -129,6 +215,15 @@ class Cpu:
         self._ref = ctypes.byref(self._buf)
         self._counter = ctypes.c_uint64.from_address(uc._uch.value + counter_offset())
         self._ctx = uc.context_save()
+        found = _locate_env(uc, _ENV_HINT[0] if _ENV_HINT else None)
+        if found is None:
+            raise MachineError("cannot locate the hart state inside unicorn "
+                               f"(Septum needs unicorn=={UNICORN_VERSION})")
+        field, delta, env = found
+        _ENV_HINT[:] = [(field, delta)]
+        #: Live views of env->mip and env->badaddr (see env_locator).
+        self._mip = ctypes.c_uint32.from_address(env + CTX_MIP)
+        self._badaddr = ctypes.c_uint64.from_address(env + CTX_BADADDR)
         self._check_layout()
 
     # ----- registers --------------------------------------------------------
@@ -218,26 +313,23 @@ class Cpu:
 
     def badaddr(self) -> int:
         """QEMU's ``env->badaddr``: the address of the last fault."""
-        self.uc.context_update(self._ctx)
-        return ctypes.c_uint64.from_address(self._ctx.context.value + CTX_BADADDR).value
+        return self._badaddr.value
 
     def mip_raw(self) -> int:
         """``env->mip`` as QEMU holds it (device bits included)."""
-        self.uc.context_update(self._ctx)
-        return ctypes.c_uint32.from_address(self._ctx.context.value + CTX_MIP).value
+        return self._mip.value
 
     def set_mip_bits(self, bits: int, mask: int = MIP_DEVICE_BITS) -> None:
         """Make ``mip & mask`` equal ``bits & mask`` — including the bits no CSR
         write can change — and have QEMU re-evaluate pending interrupts.
-        Call only between ``emu_start`` calls, never from a hook."""
-        self.uc.context_update(self._ctx)
-        word = ctypes.c_uint32.from_address(self._ctx.context.value + CTX_MIP)
+        Safe from hooks and MMIO callbacks: a raised bit is taken when the
+        current chain of translated blocks exits, a lowered one is gone
+        before the next instruction."""
+        word = self._mip
         word.value = (word.value & ~mask) | (bits & mask)
-        self.uc.context_restore(self._ctx)
         # A write of the writable bits (unchanged) runs QEMU's update_mip,
         # which raises CPU_INTERRUPT_HARD when any bit is pending.
-        writable = word.value & MIP_WRITABLE_BITS
-        self.csr_write(CSR.MIP, writable)
+        self.csr_write(CSR.MIP, word.value & MIP_WRITABLE_BITS)
 
     def _check_layout(self) -> None:
         """Fail loudly if the context layout is not the one measured."""
@@ -246,9 +338,11 @@ class Cpu:
                 f"unicorn {unicorn.__version__} is installed; Septum needs "
                 f"unicorn=={UNICORN_VERSION}")
         self.csr_write(CSR.MIP, int(Mip.SSIP | Mip.SEIP))
-        seen = self.mip_raw()
+        saved = self.context_bytes()
+        seen = int.from_bytes(saved[CTX_MIP:CTX_MIP + 4], "little")
+        live = self.mip_raw()
         self.csr_write(CSR.MIP, 0)
-        if seen != int(Mip.SSIP | Mip.SEIP) or self.mip_raw() != 0:
+        if seen != int(Mip.SSIP | Mip.SEIP) or live != seen or self.mip_raw() != 0:
             raise MachineError("unicorn context layout changed: env->mip not at "
                                f"byte {CTX_MIP}")
 

@@ -62,6 +62,7 @@ from unicorn import (
     UC_HOOK_CODE,
     UC_HOOK_INTR,
     UC_HOOK_MEM_FETCH_UNMAPPED,
+    UC_HOOK_MEM_READ,
     UC_HOOK_MEM_READ_UNMAPPED,
     UC_HOOK_MEM_WRITE,
     UC_HOOK_MEM_WRITE_UNMAPPED,
@@ -105,6 +106,8 @@ _ERR_ACCESS_CAUSE = {
 }
 
 PAGE = 0x1000
+#: Start of the PLIC's per-context threshold and claim/complete registers.
+PLIC_CONTEXT_BASE = 0x200000
 
 
 @dataclass(frozen=True)
@@ -405,11 +408,13 @@ class Machine:
     # ----- device callbacks ---------------------------------------------------------
 
     def _on_irq(self, bit: int, level: bool) -> None:
+        # Straight into the hart's mip, even from an MMIO callback: a lowered
+        # line (mtimecmp written, PLIC claim) must not leave a stale pending
+        # bit for the next instruction to take (cpu.Cpu.set_mip_bits).
         mask = _MIP_BIT[bit]
         new = (self._mip_dev | mask) if level else (self._mip_dev & ~mask)
-        if new != self._mip_dev:
-            self._mip_dev = new
-            self._mip_dirty = True
+        self._mip_dev = new
+        self.cpu.set_mip_bits(new, _DEVICE_MIP_MASK)
 
     def _on_tx(self, byte: int) -> None:
         self.uart_output.append(byte)
@@ -502,6 +507,8 @@ class Machine:
                 if due < n:
                     n = max(due, 1)
             self._slice_n = n
+            self.trap.slice_traps = 0
+            self.trap.trap_limit = n + 64
             self._in_slice = True
             err = None
             try:
@@ -514,6 +521,11 @@ class Machine:
             executed = n if c > n else c
             self._account(executed)
             self._advance_devices()
+            if self.trap.storm:
+                self.trap.storm = False
+                return StopReason("hang", pc=cpu.pc, message=(
+                    f"trap storm: {self.trap.slice_traps} trap entries in a slice of {n} "
+                    f"instructions (a trap handler that faults itself?), at pc {cpu.pc:#x}"))
             if err is not None:
                 stop = self._handle_error(err)
                 if stop is not None:

@@ -64,6 +64,15 @@ _ADDRESS_CAUSES = frozenset({
     Exc.INST_PAGE_FAULT, Exc.LOAD_PAGE_FAULT, Exc.STORE_PAGE_FAULT,
 })
 
+#: Load fault causes and the store/AMO cause an AMO must report instead.
+_LOAD_TO_AMO = {
+    Exc.LOAD_ADDR_MISALIGNED: Exc.STORE_ADDR_MISALIGNED,
+    Exc.LOAD_ACCESS_FAULT: Exc.STORE_ACCESS_FAULT,
+    Exc.LOAD_PAGE_FAULT: Exc.STORE_PAGE_FAULT,
+}
+_OPCODE_AMO = 0x2F
+_FUNCT5_LR = 0b00010
+
 # Encoding of the SYSTEM opcode's CSR forms (unprivileged spec §9.1).
 _OPCODE_SYSTEM = 0x73
 _F3_CSRRS, _F3_CSRRC, _F3_CSRRSI, _F3_CSRRCI = 2, 3, 6, 7
@@ -92,6 +101,13 @@ class TrapUnit:
         #: Count of delivered traps by cause (for statistics and tests).
         self.counts: dict[int, int] = {}
         self.rdtime_count = 0
+        #: Traps delivered in the current slice, and the bound past which
+        #: the hart is looping through trap entries without retiring
+        #: anything (a fetch fault in the handler itself): the run loop
+        #: sets both and reports such a storm as a hang.
+        self.slice_traps = 0
+        self.trap_limit = 1 << 62
+        self.storm = False
 
     # ----- trap entry ---------------------------------------------------------
 
@@ -144,6 +160,12 @@ class TrapUnit:
         """``UC_HOOK_INTR`` callback: a synchronous exception with pc + 4."""
         cpu = self.cpu
         epc = cpu.pc - 4
+        self.slice_traps += 1
+        if self.slice_traps > self.trap_limit:
+            # Each trap entry is counted by no instruction hook: a handler
+            # whose own fetch faults would spin inside one emu_start forever.
+            self.storm = True
+            uc.emu_stop()  # type: ignore[attr-defined]
         if intno == UC_ECALL:
             self.take(UC_ECALL + cpu.priv, epc, 0)
         elif intno == Exc.ILLEGAL_INSTRUCTION:
@@ -154,7 +176,12 @@ class TrapUnit:
         elif intno == Exc.BREAKPOINT:
             self.take(Exc.BREAKPOINT, epc, epc)
         elif intno in _ADDRESS_CAUSES:
-            self.take(intno, epc, cpu.badaddr())
+            tval = cpu.badaddr()
+            if intno in _LOAD_TO_AMO and self._is_amo(epc):
+                # QEMU 5 probes an AMO's address as a load; the spec makes
+                # every AMO fault a store/AMO fault (§3.1.15, table 3.6).
+                intno = _LOAD_TO_AMO[intno]
+            self.take(intno, epc, tval)
         else:
             self.take(intno, epc, 0)
 
@@ -203,6 +230,12 @@ class TrapUnit:
             return None if data is None else int.from_bytes(data, "little")
 
         return sv39.translate(satp, va, pte)
+
+    def _is_amo(self, epc: int) -> bool:
+        """True when the instruction at ``epc`` is an AMO or SC (not LR)."""
+        bits = self.fetch_insn(epc)
+        return (bits is not None and bits & 0x7F == _OPCODE_AMO
+                and bits >> 27 != _FUNCT5_LR)
 
     # ----- emulated instructions ------------------------------------------------
 

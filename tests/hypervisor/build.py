@@ -71,3 +71,55 @@ def build_bin(source: str, base: int = 0x8000_0000, **kw: object) -> Path:
         subprocess.run(["riscv64-unknown-elf-objcopy", "-O", "binary", str(elf), str(out)],
                        check=True, capture_output=True)
     return out
+
+
+#: A program skeleton for trap tests: M-mode setup, then ``body`` runs at
+#: privilege ``mode`` (0 U, 1 S, 3 M) with Bare translation and a PMP entry
+#: that grants everything; ``mtrap``/``strap`` are the trap vectors (loops the
+#: tests put breakpoints on).  ``{setup}`` runs in M just before entry.
+TRAP_SKELETON = r"""
+.globl _start
+_start:
+    la t0, mtrap
+    csrw mtvec, t0
+    la t0, strap
+    csrw stvec, t0
+    li t0, {medeleg}
+    csrw medeleg, t0
+    li t0, {mideleg}
+    csrw mideleg, t0
+    li t0, -1
+    csrw pmpaddr0, t0
+    li t0, 0x1f
+    csrw pmpcfg0, t0
+    {setup}
+    li t0, 0x1800
+    csrc mstatus, t0
+    li t0, {mode} << 11
+    csrs mstatus, t0
+    la t0, body
+    li t1, {entry_offset}
+    add t0, t0, t1
+    csrw mepc, t0
+    mret
+.align 2
+body:
+    {body}
+.align 2
+mtrap:
+    j mtrap
+.align 2
+strap:
+    j strap
+{extra}
+"""
+
+
+def trap_program(body: str, mode: int = 0, medeleg: int = 0, mideleg: int = 0,
+                 setup: str = "", extra: str = "", entry_offset: int = 0) -> Path:
+    """Build a :data:`TRAP_SKELETON` program; return its ELF path.
+    ``entry_offset`` is added to ``body``'s address for the mret (to enter
+    through an alias mapping)."""
+    return build_elf(TRAP_SKELETON.format(body=body, mode=mode, medeleg=medeleg,
+                                          mideleg=mideleg, setup=setup, extra=extra,
+                                          entry_offset=entry_offset))
