@@ -521,19 +521,22 @@ _EXT_NAMES = {"m": "M", "a": "A", "c": "C", "cx": "C", "zicsr": "Zicsr", "zifenc
 
 
 class _Frame:
-    __slots__ = ("lines", "pos", "file", "origin", "kind", "cond_depth", "opener")
+    """A source of lines: a file, or a macro/.rept/.irp expansion."""
 
-    def __init__(self, lines, file, origin=None, kind="file", cond_depth=0, opener=None):
+    __slots__ = ("lines", "pos", "file", "origin", "kind", "cond_depth")
+
+    def __init__(self, lines, file, origin=None, kind="file", cond_depth=0):
         self.lines = lines
         self.pos = 0
         self.file = file  # for .include resolution and line numbers
         self.origin = origin  # (file, line) for every line of an expansion
         self.kind = kind
-        self.cond_depth = cond_depth
-        self.opener = opener
+        self.cond_depth = cond_depth  # .if depth when the frame began
 
 
 class _Assembler:
+    """Turns source files into units of pieces and symbols (see module doc)."""
+
     def __init__(self, exts: frozenset[str], include_dirs: Iterable, defines: dict[str, int]):
         self.exts = exts
         self.include_dirs = [str(d) for d in include_dirs]
@@ -559,7 +562,7 @@ class _Assembler:
         self.cond: list[list[bool]] = []  # [active, taken, parent_active]
         self.sec_stack: list[tuple[_Piece, _Piece | None]] = []
         self.prev_piece: _Piece | None = None
-        self.piece = self._get_piece(".text", None, None, 0)
+        self.piece = self._get_piece(".text", None, None)
         self.origin = (name, 0)
         self.ended = False
         self.frames: list[_Frame] = []
@@ -813,7 +816,7 @@ class _Assembler:
         unit.symbols[name] = _Sym(name, "equ", self.origin, tree=tree)
 
     # -- sections -------------------------------------------------------------
-    def _get_piece(self, name: str, flags: str | None, typ: str | None, line: int) -> _Piece:
+    def _get_piece(self, name: str, flags: str | None, typ: str | None) -> _Piece:
         unit = self.unit
         p = unit.pieces.get(name)
         if p is not None:
@@ -833,7 +836,7 @@ class _Assembler:
 
     def _switch(self, name: str, flags: str | None = None, typ: str | None = None) -> None:
         self.prev_piece = self.piece
-        self.piece = self._get_piece(name, flags, typ, 0)
+        self.piece = self._get_piece(name, flags, typ)
         self.piece.touched = True
 
     # -- emission ---------------------------------------------------------------
@@ -2001,6 +2004,8 @@ class _OutSection:
 
 
 class _Linker:
+    """Places the units' pieces, relaxes branches and resolves everything."""
+
     def __init__(self, asm_: _Assembler, base: int, layout: dict[str, int]):
         self.a = asm_
         self.base = base
