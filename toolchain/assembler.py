@@ -157,6 +157,15 @@ class _Data:
         self.buf = bytearray()
 
 
+class _Zero:
+    """``size`` zero bytes, stored as a count (NOBITS sections, big fills)."""
+
+    __slots__ = ("size",)
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
 class _Fix:
     """A fixed-size item encoded at link time: ``fn(addr, ev) -> bytes``."""
 
@@ -843,10 +852,22 @@ class _Assembler:
     def _line_entry(self) -> None:
         p = self.piece
         items = p.items
-        if items and not p.closed and type(items[-1]) is _Data:
-            p.lines.append((len(items) - 1, len(items[-1].buf), self.origin[0], self.origin[1]))
+        if items and not p.closed and type(items[-1]) in (_Data, _Zero):
+            last = items[-1]
+            p.lines.append((len(items) - 1, len(last.buf) if type(last) is _Data else last.size,
+                            self.origin[0], self.origin[1]))
         else:
             p.lines.append((len(items), 0, self.origin[0], self.origin[1]))
+
+    def _emit_zeros(self, n: int) -> None:
+        """``n`` zero bytes without materialising them."""
+        p = self.piece
+        items = p.items
+        if not p.closed and items and type(items[-1]) is _Zero:
+            items[-1].size += n
+        else:
+            items.append(_Zero(n))
+            p.closed = False
 
     def _emit(self, data: bytes) -> None:
         p = self.piece
@@ -1423,7 +1444,7 @@ def _d_comm(a: _Assembler, rest, fr, name):
         p.items.append(item)
         p.closed = True
     a._define_label(ops[0])
-    a._emit(bytes(size))
+    a._emit_zeros(size)
     if name == ".comm":
         a.unit.globals.setdefault(ops[0], a.origin)
     a.unit.types.setdefault(ops[0], "object")
@@ -1535,7 +1556,10 @@ def _d_space(a: _Assembler, rest, fr, name):
     if n < 0 or n > 1 << 28:
         raise a.err(f"{name} size {n} out of range 0..{1 << 28}")
     a._line_entry()
-    a._emit(bytes([fill]) * n)
+    if fill == 0 and (n > 4096 or a.piece.nobits):
+        a._emit_zeros(n)
+    else:
+        a._emit(bytes([fill]) * n)
     if n:
         a._gnu_var(1, n)
         a.piece.closed = True
@@ -2187,6 +2211,10 @@ class _Linker:
         for o in outs:
             data = bytearray()
             for p in o.pieces:
+                if o.nobits:  # nothing to write: only the line table
+                    for idx, off, f, ln in p.lines:
+                        img.lines.append(LineEntry(p.offs[idx] + off, f, ln))
+                    continue
                 sym = self.resolver(p.unit)
                 start = p.base - o.address
                 if len(data) < start:
@@ -2196,6 +2224,9 @@ class _Linker:
                     t = type(it)
                     if t is _Data:
                         data += it.buf
+                    elif t is _Zero:
+                        if not o.nobits:
+                            data += bytes(it.size)
                     elif t is _Align:
                         if it.size:
                             data += self._pad(it)

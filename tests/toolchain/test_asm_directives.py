@@ -207,3 +207,13 @@ def test_org_equals_gnu():
     with pytest.raises(AsmError) as e:
         asm(".space 8\n.org 4\n")
     assert e.value.line == 2 and "behind" in e.value.message
+
+
+def test_big_nobits_and_fills_are_sized_not_stored():
+    img = assemble([Source("b.S", "nop\n.space 8000\nx: nop\n.bss\n.space 100000000\n"
+                                  "y: .zero 16\n.byte 0\nz:\n")], base=0x1000)
+    text, bss = img.section(".text"), img.section(".bss")
+    assert text.size == len(text.data) == 8004 and text.data[2:8002] == bytes(8000)
+    assert bss.nobits and bss.data == b"" and bss.size == 100000017
+    assert img.symbol("z").value == bss.address + 100000017
+    assert [e.line for e in img.lines] == [1, 2, 3, 5, 6, 7]
