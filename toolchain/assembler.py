@@ -1611,6 +1611,10 @@ def _d_align(a: _Assembler, rest, fr, name):
     if align <= 1:
         return
     code = "x" in p.flags and fill is None
+    if code and align <= (2 if a.rvc else 4):
+        # GNU (riscv_frag_align_code): no smaller than an instruction's
+        # alignment means no padding at all; only the section's alignment.
+        return
     item = _Align(align, fill, width, maxskip, code)
     a._gnu_var(_GNU_ALIGN_CODE_MAX if code else width, item)
     p.items.append(item)

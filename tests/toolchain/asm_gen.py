@@ -160,3 +160,54 @@ class Gen:
                     ".option push\n.option norvc\naddi a0, a0, 1\n.option pop",
                     ".data\n.word 1\n.text"]))
         return "\n".join(lines) + "\n"
+
+
+def directive_program(seed: int) -> str:
+    """A random mix of sections, labels, data, alignment, fills, strings,
+    .equ/.set, .rept, instructions and label arithmetic."""
+    r = random.Random(seed)
+    out = [".set S, 0"]
+    labels: list[str] = []
+    sec = ".text"
+    for i in range(r.randint(5, 40)):
+        k = r.randrange(12)
+        if k == 0:
+            sec = r.choice([".text", ".data", ".section .rodata", ".bss"])
+            out.append(sec)
+        elif k == 1:
+            labels.append(f"l{i}")
+            out.append(f"l{i}:")
+        elif k == 2 and sec != ".bss":
+            size = r.choice([".byte", ".half", ".word", ".dword", ".2byte", ".4byte", ".8byte"])
+            vals = [str(r.randint(-300, 300)) for _ in range(r.randint(1, 3))]
+            if labels and size in (".word", ".dword", ".4byte", ".8byte") and r.random() < 0.5:
+                a = r.choice(labels)
+                vals += [a, f"{a} + {r.randint(0, 9)}"]
+            out.append(f"{size} " + ", ".join(vals))
+        elif k == 3:
+            out.append(r.choice([".align 2", ".align 3", ".p2align 1", ".balign 8", ".balign 4, 0x5a",
+                                 ".p2align 3,,2", ".balign 16,,5", ".align 4", ".balign 2"]))
+        elif k == 4:
+            out.append(r.choice([".zero 3", ".skip 9", ".space 0"] if sec == ".bss" else
+                                [".zero 3", ".space 5, 7", ".skip 2", ".fill 2, 4, 0x11223344",
+                                 ".space 0"]))
+        elif k == 5 and sec != ".bss":
+            out.append(r.choice(['.ascii "ab"', '.asciz "x\\ty"', '.string "q"', '.ascii "a", "bc"']))
+        elif k == 6 and sec == ".text":
+            out.append(r.choice(["nop", "addi a0, a0, 3", "li t0, 0x12345", "ret", "c.nop",
+                                 "mv a1, a2", "lui a0, 5"]))
+        elif k == 7:
+            out.append(f".equ E{i}, {r.randint(-50, 50)} * 3 + {r.randint(0, 9)}")
+            out.append(f".set S, {r.randint(0, 9)}")
+        elif k == 8 and sec != ".bss":
+            out.append(f".rept {r.randint(0, 3)}\n.byte S\n.endr")
+        elif k == 9 and sec == ".text" and labels:
+            out.append(r.choice([f"j {r.choice(labels)}", f"beqz a0, {r.choice(labels)}"]))
+        elif k == 10 and sec != ".bss" and len(labels) >= 2:
+            a, b = r.sample(labels, 2)
+            out.append(f".word {a} - {b}")
+        elif k == 11 and sec == ".text":
+            out.append(r.choice([".option push\n.option norvc\nnop\n.option pop",
+                                 "la a0, l0" if "l0" in labels else "nop",
+                                 "call l1" if "l1" in labels else "nop"]))
+    return "\n".join(out) + "\n"

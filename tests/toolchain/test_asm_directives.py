@@ -14,7 +14,8 @@ import pytest
 from septum.toolchain import AsmError, Source, asm, assemble
 from septum.toolchain.image import SectionFlags
 
-from .asm_ref import gnu_bytes, gnu_image
+from .asm_gen import directive_program
+from .asm_ref import GnuFailed, gnu_bytes, gnu_image
 
 BASE = 0x80000000
 
@@ -217,3 +218,24 @@ def test_big_nobits_and_fills_are_sized_not_stored():
     assert bss.nobits and bss.data == b"" and bss.size == 100000017
     assert img.symbol("z").value == bss.address + 100000017
     assert [e.line for e in img.lines] == [1, 2, 3, 5, 6, 7]
+
+
+@pytest.mark.parametrize("chunk", range(2))
+def test_random_directive_programs_equal_gnu(chunk):
+    checked = 0
+    for seed in range(chunk * 20, chunk * 20 + 20):
+        src = directive_program(seed)
+        try:
+            gnu = gnu_bytes(src, BASE)
+        except GnuFailed:
+            continue  # e.g. a branch to a misaligned label: GNU rejects it too
+        assert asm(src, BASE) == gnu, f"seed {seed}:\n{src}"
+        checked += 1
+    assert checked >= 15
+
+
+def test_small_code_alignment_is_no_padding_like_gnu():
+    # GNU: an alignment no larger than an instruction's (2 with RVC, 4
+    # without) pads nothing in code, it only raises the section alignment.
+    src = "nop\n.byte 3\n.p2align 1\naddi a0, a0, 3\n.option norvc\n.balign 4\nnop\n"
+    assert asm(src, BASE) == gnu_bytes(src, BASE)
