@@ -278,6 +278,8 @@ class _Unit:
         self.sizes: dict[str, tuple] = {}
         self.local_counts: dict[str, int] = {}
         self.weak: set[str] = set()
+        #: every definition of each .equ/.set symbol, in order
+        self.versions: dict[str, list[_Sym]] = {}
 
 
 class _Undefined(Exception):
@@ -288,6 +290,7 @@ class _Undefined(Exception):
 
 def _display(name: str) -> str:
     """A symbol name as the user wrote it (numeric local labels)."""
+    name = name.split("\x03")[0]
     if "\x02" in name:
         return name.split("\x02")[0] + "b/f"
     return name
@@ -802,8 +805,14 @@ class _Assembler:
         return v
 
     def _defer_tree(self, tree):
-        """Snapshot current constant values, and turn ``.`` into a label."""
+        """``tree`` for evaluation at link time, meaning what it means now:
+        constants folded to their current values, and every symbol set by
+        .equ/.set pinned to its current definition (a later .set makes a new
+        symbol, as in GNU; a forward reference binds to the first one)."""
         tree = fold(tree, self._const_sym)
+        versions = self.unit.versions
+        if versions:
+            tree = _rename(tree, lambda n: f"{n}\x03{len(versions[n])}" if n in versions else n)
         return tree
 
     def _set(self, name: str, text: str, how: str) -> None:
@@ -817,12 +826,14 @@ class _Assembler:
                            f"{old.origin[0]}:{old.origin[1]})")
         v = self._const(tree)
         if v is not None:
-            unit.symbols[name] = _Sym(name, "equ", self.origin, value=v)
-            return
-        tree = fold(tree, self._const_sym)
-        if _has_dot(tree):
-            tree = _replace_dot(tree, ("s", self._here_label()))
-        unit.symbols[name] = _Sym(name, "equ", self.origin, tree=tree)
+            sym = _Sym(name, "equ", self.origin, value=v)
+        else:
+            tree = self._defer_tree(tree)
+            if _has_dot(tree):
+                tree = _replace_dot(tree, ("s", self._here_label()))
+            sym = _Sym(name, "equ", self.origin, tree=tree)
+        unit.symbols[name] = sym
+        unit.versions.setdefault(name, []).append(sym)
 
     # -- sections -------------------------------------------------------------
     def _get_piece(self, name: str, flags: str | None, typ: str | None) -> _Piece:
@@ -1325,6 +1336,18 @@ def _has_reloc(tree) -> bool:
     return False
 
 
+def _rename(tree, fn):
+    """``tree`` with every symbol name ``n`` replaced by ``fn(n)``."""
+    tag = tree[0]
+    if tag == "s":
+        return ("s", fn(tree[1]))
+    if tag == "u" or tag == "r":
+        return (tag, tree[1], _rename(tree[2], fn))
+    if tag == "b":
+        return ("b", tree[1], _rename(tree[2], fn), _rename(tree[3], fn))
+    return tree
+
+
 def _has_dot(tree) -> bool:
     tag = tree[0]
     if tag == ".":
@@ -1483,7 +1506,7 @@ def _d_size(a: _Assembler, rest, fr, name):
     if len(ops) != 2:
         raise a.err(".size needs a symbol and an expression")
     tree = a._parse(ops[1])
-    tree = fold(tree, a._const_sym)
+    tree = a._defer_tree(tree)
     if _has_dot(tree):
         tree = _replace_dot(tree, ("s", a._here_label()))
     a.unit.sizes[ops[0]] = (tree, a.origin)
@@ -1521,7 +1544,7 @@ def _d_data(a: _Assembler, rest, fr, name):
                 a._gnu_more(size)
             a._emit((v & mask).to_bytes(size, "little"))
             continue
-        tree = fold(tree, a._const_sym)
+        tree = a._defer_tree(tree)
         origin = a.origin
 
         def fn(addr, ev, tree=tree):
@@ -2156,7 +2179,12 @@ class _Linker:
         defines = self.a.defines
 
         def sym(name: str) -> int:
+            if "\x03" in name:  # a pinned .equ/.set definition
+                base, k = name.split("\x03")
+                return self._value(unit, unit.versions[base][int(k) - 1])
             s = unit.symbols.get(name)
+            if s is not None and s.kind == "equ" and name in unit.versions:
+                s = unit.versions[name][0]  # a forward reference: the first definition
             if s is None:
                 g = self.globals.get(name)
                 if g is None:

@@ -166,7 +166,7 @@ def directive_program(seed: int) -> str:
     """A random mix of sections, labels, data, alignment, fills, strings,
     .equ/.set, .rept, instructions and label arithmetic."""
     r = random.Random(seed)
-    out = [".set S, 0"]
+    out: list[str] = []  # .byte S before any .set S: GNU binds it to the first
     labels: list[str] = []
     sec = ".text"
     for i in range(r.randint(5, 40)):
