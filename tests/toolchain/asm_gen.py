@@ -211,3 +211,24 @@ def directive_program(seed: int) -> str:
                                  "la a0, l0" if "l0" in labels else "nop",
                                  "call l1" if "l1" in labels else "nop"]))
     return "\n".join(out) + "\n"
+
+
+def link_program(seed: int) -> list[str]:
+    """2-4 files calling, jumping and branching into each other's globals,
+    loading each other's data from several sections with alignments."""
+    r = random.Random(seed)
+    n = r.randint(2, 4)
+    files = []
+    for f in range(n):
+        lines = [f".globl g{f}", f".globl d{f}", ".text", f"g{f}:"]
+        for _ in range(r.randint(1, 12)):
+            o = r.randrange(n)
+            lines.append(r.choice([
+                f"call g{o}", f"j g{o}", f"beqz a0, g{o}", f"la a0, d{o}", f"lw a1, d{o}", "nop",
+                "addi a0, a0, 1", f"tail g{o}", f"bnez s0, g{o}", ".align 3", f"jal g{o}"]))
+        lines.append(r.choice([".data", ".section .rodata", '.section .sdata, "aw"']))
+        lines.append(r.choice(["", ".align 3", ".balign 16", ".p2align 2"]))
+        lines.append(f"d{f}: .dword g{r.randrange(n)}, {r.randint(0, 100)}")
+        lines.append(r.choice(["", ".bss\n.align 4\n.zero 32", ".byte 1, 2, 3"]))
+        files.append("\n".join(lines) + "\n")
+    return files

@@ -7,6 +7,7 @@ import pytest
 
 from septum.toolchain import AsmError, Source, assemble
 
+from .asm_gen import link_program
 from .asm_ref import gnu_image
 
 BASE = 0x80000000
@@ -135,3 +136,14 @@ def test_weak_undefined_is_zero_and_comm_goes_to_bss():
     assert buf.section == ".bss" and buf.value % 8 == 0 and buf.size == 64
     assert buf.binding == "global" and img.symbol("lbuf").binding == "local"
     assert bss.nobits and bss.end >= img.symbol("lbuf").value + 10
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_multi_file_programs_equal_gnu(seed):
+    files = link_program(seed)
+    gnu, syms = gnu_image(files, BASE)
+    img = assemble([Source(f"f{i}.S", t) for i, t in enumerate(files)], base=BASE)
+    assert img.to_binary() == gnu
+    for s in img.symbols:
+        if s.binding == "global":
+            assert s.value == syms[s.name], s.name
