@@ -41,7 +41,13 @@ GNU compatibility decisions
   address 0, then in-order passes — so :func:`_gnu_relax` replays that
   algorithm on each file's section, frags split where GNU splits them.
 * GNU pads the end of every code section of a file to the section's
-  alignment with nops; so do we (data sections are not padded).
+  alignment with nops; so do we (data sections are not padded).  A code
+  alignment no larger than an instruction's (2 bytes with RVC, 4 without)
+  pads nothing at all, as in GNU's ``riscv_frag_align_code``.
+* A ``.set``/``.equ`` redefinition is a new symbol for later uses; earlier
+  uses keep the definition that was in force, and a use before any
+  definition takes the first (GNU clones a redefined symbol).
+* Quoted macro arguments lose their quotes, as in GNU.
 * A constant branch/jump operand is an offset, not an address (as GNU).
 * ``li`` uses GNU's ``load_const`` sequence (lui/addiw, then slli/addi steps);
   each step is compressed like any instruction.  ``la``/``lla`` of a
