@@ -2411,6 +2411,11 @@ def assemble(sources, *, base: int = 0, layout: dict[str, int] | None = None,
     if isinstance(sources, (str, Path, Source)):
         sources = [sources]
     exts = parse_march(march)
+    if not isinstance(base, int) or base < 0:
+        raise AsmError("<layout>", 0, f"bad base address {base!r}")
+    for k, v in (layout or {}).items():
+        if not isinstance(k, str) or not isinstance(v, int) or v < 0:
+            raise AsmError("<layout>", 0, f"bad layout entry {k!r}: {v!r}")
     for k, v in (defines or {}).items():
         if not isinstance(k, str) or not _SYMNAME_RE.match(k) or not isinstance(v, int):
             raise AsmError("<defines>", 0, f"bad define {k!r}={v!r}")

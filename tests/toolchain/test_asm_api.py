@@ -49,3 +49,10 @@ def test_bad_defines_are_asmerrors():
         assemble([Source("a.S", "nop\n")], defines={"1bad": 1})
     with pytest.raises(AsmError):
         assemble([Source("a.S", "nop\n")], defines={"X": "one"})
+
+
+def test_bad_layout_and_base_are_asmerrors():
+    with pytest.raises(AsmError, match="layout"):
+        assemble([Source("a.S", "nop\n")], layout={".text": "0x1000"})
+    with pytest.raises(AsmError, match="base"):
+        assemble([Source("a.S", "nop\n")], base=-4)
