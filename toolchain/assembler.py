@@ -2423,6 +2423,10 @@ def assemble(sources, *, base: int = 0, layout: dict[str, int] | None = None,
     for src in sources:
         if isinstance(src, Source):
             name, text = src.name, src.text
+            if not isinstance(name, str) or not isinstance(text, str):
+                raise AsmError(str(name), 0, "a Source needs a str name and str text")
+        elif not isinstance(src, (str, os.PathLike)):
+            raise AsmError("<sources>", 0, f"not a Source or a path: {src!r}"[:200])
         else:
             name = str(src)
             try:
