@@ -117,6 +117,8 @@ _MARCH_RE = re.compile(r"rv64([a-z]*)((?:_[a-z0-9]+)*)$")
 
 def parse_march(march: str) -> frozenset[str]:
     """The extensions named by ``march`` (``i m a c zicsr zifencei``)."""
+    if not isinstance(march, str):
+        raise AsmError("<march>", 0, f"bad -march {march!r}: expected a string")
     m = _MARCH_RE.match(march.strip().lower())
     if not m:
         raise AsmError("<march>", 0, f"bad -march {march!r}: expected rv64 followed by extensions")
@@ -2419,6 +2421,12 @@ def assemble(sources, *, base: int = 0, layout: dict[str, int] | None = None,
     for k, v in (defines or {}).items():
         if not isinstance(k, str) or not _SYMNAME_RE.match(k) or not isinstance(v, int):
             raise AsmError("<defines>", 0, f"bad define {k!r}={v!r}")
+    if isinstance(include_dirs, (str, os.PathLike)):
+        include_dirs = [include_dirs]
+    try:
+        include_dirs = [os.fspath(d) for d in include_dirs]
+    except TypeError:
+        raise AsmError("<include_dirs>", 0, f"bad include_dirs {include_dirs!r}") from None
     a = _Assembler(exts, include_dirs, {k: wrap64(v) for k, v in (defines or {}).items()})
     for src in sources:
         if isinstance(src, Source):
