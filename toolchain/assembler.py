@@ -64,8 +64,9 @@ Known differences from GNU ``as``
   ``li a0, end - start``); GNU rejects most of these.
 * More lenient: a plain symbol or a forward ``.equ`` is accepted where GNU
   demands a constant or ``%lo()`` etc. in an immediate (the value is
-  range-checked at link time and never compressed); ``pause`` needs no
-  ``zihintpause`` in ``-march``.
+  range-checked at link time and never compressed); ``lw a0, CONST`` (a
+  load/store of a constant address) is accepted as PC-relative; ``pause``
+  needs no ``zihintpause`` in ``-march``.
 * ``.org`` takes a constant offset (from the file's section start, as in
   GNU); ``.insn`` and floating point are not supported; ``.weak`` is a
   global whose undefined references are 0; ``.comm``/``.lcomm`` allocate in
