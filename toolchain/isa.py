@@ -412,6 +412,7 @@ _h("jalr", "s", lambda v: _c_cr(9, v["rs1"], 0), lambda v: v["rs1"] != 0)
 _h("ret", "", lambda v: _c_cr(8, 1, 0))
 _h("nop", "", lambda v: C_NOP)
 _h("ebreak", "", lambda v: 0x9002)
+_h("sbreak", "", lambda v: 0x9002)  # GNU compresses the old name too
 _h("unimp", "", lambda v: 0x0000)
 
 # Base register-register and immediate forms (after the compressed ones).

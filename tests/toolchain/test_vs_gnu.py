@@ -53,11 +53,8 @@ BASE = 0x8000_0000
 PLAIN = sorted(m for m in TABLE if not m.startswith("c.") and m not in SEMANTIC_ONLY
                and m != "pause")
 EXPLICIT_C = sorted(m for m in TABLE if m.startswith("c."))
-#: Known differences under ``.option rvc`` (reported, not yet fixed in the
-#: assembler): GNU compresses the old spelling ``sbreak`` to ``c.ebreak``,
-#: Septum emits the 4-byte ``ebreak``.  Kept out of the automatic-compression
-#: batches only; ``sbreak`` is still compared under ``norvc``.
-RVC_KNOWN_DIFFERENT = frozenset({"sbreak"} & set(TABLE))
+#: Known differences under ``.option rvc``: none left.
+RVC_KNOWN_DIFFERENT: frozenset[str] = frozenset()
 RVC_PLAIN = [m for m in PLAIN if m not in RVC_KNOWN_DIFFERENT]
 # No shrinking: each example is one GNU run, and explain() already names the
 # first differing line, which is what a shrunk example would show.
