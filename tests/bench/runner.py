@@ -10,6 +10,7 @@ the runner) and returned as a plain dict::
      "figures": [Figure, ...],             # timed: median/min/max of the runs
      "ratios": [Figure, ...],              # a/b taken run by run, then summarised
      "exact": {"name": int, ...},          # deterministic counts (guest instructions)
+     "references": [{"name", "value", "unit", "source"}],   # optional, not measured
      "notes": ["...", ...]}
 
 ``status`` is ``"ok"``, ``"not yet available"`` (the feature or benchmark does
@@ -246,6 +247,9 @@ def format_section(sec: dict[str, object]) -> str:
             lines.append(f"   {name:<{w}}{unit:<10}{_num(med):>14}{_num(lo):>14}{_num(hi):>14}")
     for key, val in sec["exact"].items():  # type: ignore[union-attr]
         lines.append(f"   exact: {key} = {_num(val)}")
+    for ref in sec.get("references", ()):  # type: ignore[union-attr]
+        lines.append(f"   reference: {ref['name']} = {_num(ref['value'])} {ref['unit']} "
+                     f"({ref['source']})")
     for note in sec["notes"]:  # type: ignore[union-attr]
         lines.append(f"   note: {note}")
     return "\n".join(lines)

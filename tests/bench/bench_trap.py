@@ -1,0 +1,128 @@
+"""Trap round trips through Septum's trap unit: a U-mode loop of ``ecall``s,
+each taken to an M-mode handler (or, delegated by ``medeleg``, to an S-mode
+handler) that steps ``xepc`` over the ecall and returns with ``xret``.
+
+Beside it, bare Unicorn runs the same image with an empty Python
+``UC_HOOK_INTR``: Unicorn's raw cost of reaching Python on an ecall, with no
+trap entry at all (the hook returns and the U-mode loop continues after the
+ecall, so the handler never runs there).  Guest instructions per round trip
+are exact (the difference of two runs' retired-instruction counts divided
+by the difference in ecalls).
+
+    python -m septum.tests.bench.bench_trap [--quick] [--runs N]
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Sequence
+
+from septum.tests.bench import bareguest, runner
+from septum.toolchain.riscv import Exc, Mstatus, PmpCfg
+
+FULL_CALLS = 100_000
+QUICK_CALLS = 2_000
+
+GUEST = """\
+    .option norvc
+    .text
+    .globl _start
+_start:
+    la      t0, m_handler
+    csrw    mtvec, t0
+    la      t0, s_handler
+    csrw    stvec, t0
+    li      t0, -1              # one NAPOT region over everything: U may run and store
+    csrw    pmpaddr0, t0
+    li      t0, {pmpcfg}
+    csrw    pmpcfg0, t0
+    li      t0, {medeleg}
+    csrw    medeleg, t0
+    li      t0, {mpp}
+    csrc    mstatus, t0         # MPP = U
+    la      t0, user
+    csrw    mepc, t0
+    mret
+user:
+    li      s0, {calls}
+    beqz    s0, done
+1:  ecall
+    addi    s0, s0, -1
+    bnez    s0, 1b
+    j       done
+m_handler:
+    csrr    t0, mepc
+    addi    t0, t0, 4           # mepc is the ecall: return after it
+    csrw    mepc, t0
+    mret
+s_handler:
+    csrr    t0, sepc
+    addi    t0, t0, 4
+    csrw    sepc, t0
+    sret
+"""
+
+#: (label, medeleg) of each handler level.
+LEVELS = (("M", 0), ("S", 1 << Exc.ECALL_U))
+
+
+def build(calls: int, medeleg: int, out: Path) -> bareguest.Guest:
+    """The ecall-loop guest."""
+    return bareguest.build(GUEST.format(
+        calls=calls, medeleg=medeleg, mpp=int(Mstatus.MPP),
+        pmpcfg=int(PmpCfg.A_NAPOT | PmpCfg.R | PmpCfg.W | PmpCfg.X)), out)
+
+
+def _empty_hook(uc: object, intno: int, user: object) -> None:
+    # Nothing: Unicorn resumes after the ecall.
+    pass
+
+
+def collect(quick: bool = False, runs: int = 3,
+            progress: runner.Progress = runner._quiet) -> dict[str, object]:
+    """The ``trap`` section (see tests/bench/runner.py)."""
+    calls = QUICK_CALLS if quick else FULL_CALLS
+    sec = runner.section("trap")
+    sec["params"] = {"ecalls": calls}
+    with tempfile.TemporaryDirectory(prefix="septum-bench-") as tmp:
+        for level, medeleg in LEVELS:
+            guest = build(calls, medeleg, Path(tmp) / f"trap{level}.elf")
+            # One ecall, so that both runs share every instruction but the
+            # extra round trips.
+            one = build(1, medeleg, Path(tmp) / f"trap{level}1.elf")
+            _, base = bareguest.run_septum(one)
+            sep, bare = [], []
+            insns = 0
+            for i in range(runs):
+                progress(f"trap: U -> {level}, run {i + 1}/{runs} ({calls:,} ecalls)")
+                host, insns = bareguest.run_septum(guest)
+                sep.append(calls / host)
+                if level == "M":
+                    bare.append(calls / bareguest.run_unicorn(guest, intr_hook=_empty_hook))
+            extra, rest = divmod(insns - base, calls - 1)
+            if rest:
+                raise RuntimeError(f"trap: {insns - base} instructions for {calls - 1} "
+                                   "round trips is not a whole number per trip")
+            sec["exact"][f"insns_per_round_trip_U_to_{level}"] = extra
+            sec["figures"].append(runner.figure(f"septum, U ecall -> {level} handler -> U",
+                                                "trips/s", sep))
+            if bare:
+                sec["figures"].append(runner.figure(
+                    "bare Unicorn, empty UC_HOOK_INTR", "ecalls/s", bare))
+                sec["ratios"].append(runner.ratio("septum (U->M) / bare hook", sep, bare))
+    sec["notes"] = [
+        "target (issue 3): >= 100,000 round trips/s through the trap unit",
+        "bare Unicorn: no trap entry, the hook returns and the loop continues; "
+        "it measures only Unicorn's cost of calling Python on an ecall",
+    ]
+    return sec
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Print the ``trap`` table."""
+    return runner.module_main("trap", argv, __doc__)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
