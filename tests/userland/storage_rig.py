@@ -1,0 +1,160 @@
+"""Shared rig of the storage tests: a three-task system (tsuper, storage,
+client) whose client runs a byte script, booted on Septum's board with the
+disk on a host file; and a reader of the on-disk format in Python
+(userland/storage/README.md), checksums by zlib.crc32."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from pathlib import Path
+
+from septum.hypervisor.machine import Machine
+from septum.toolchain.build import build
+
+ROOT = Path(__file__).resolve().parents[2]
+STORAGE = ROOT / "userland" / "storage"
+LIB = ROOT / "userland" / "lib"
+HERE = Path(__file__).resolve().parent / "storage"
+SECTOR = 512
+BUDGET = 400_000_000
+
+# Protocol (userland/storage/proto.inc).
+OK, NOT_FOUND, FULL, BAD_REQUEST, IO_ERROR = range(5)
+PUT, GET, DEL, LIST = 1, 2, 3, 4
+MAX_KEYS = 32
+
+# On-disk format (userland/storage/log.inc).
+SB_MAGIC = 0x42535053
+REC_MAGIC = 0x43525053
+LOG_FIRST = 2
+REC_PUT, REC_DEL = 1, 2
+
+MANIFEST = """\
+[tasks.tsuper]
+source = "{here}/tsuper.S"
+priority = 0
+supervisor = true
+
+[tasks.storage]
+source = ["{storage}/server.S", "{storage}/log.S", "{storage}/blk.S", "{storage}/util.S"]
+priority = 1
+devices = ["virtio7"]
+
+[tasks.client]
+source = ["{here}/client.S", "{tmp}/script.S", "{lib}/store.S"]
+priority = 2
+calls = ["storage", "tsuper"]
+"""
+
+
+class Script:
+    """The client's commands, encoded as client.S reads them."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def put(self, key: bytes, value: bytes) -> "Script":
+        self.data += b"P" + bytes([len(key)]) + key + struct.pack("<H", len(value)) + value
+        return self
+
+    def get(self, key: bytes) -> "Script":
+        self.data += b"G" + bytes([len(key)]) + key
+        return self
+
+    def delete(self, key: bytes) -> "Script":
+        self.data += b"D" + bytes([len(key)]) + key
+        return self
+
+    def ls(self) -> "Script":
+        self.data += b"L"
+        return self
+
+    def raw(self, op: int, a3: int, a4: int, length: int) -> "Script":
+        self.data += b"R" + struct.pack("<BHHH", op, a3, a4, length)
+        return self
+
+    def crash(self) -> "Script":
+        self.data += b"C"
+        return self
+
+
+def make_disk(path: Path, sectors: int) -> Path:
+    """A zero-filled disk image of ``sectors`` sectors."""
+    path.write_bytes(bytes(sectors * SECTOR))
+    return path
+
+
+def build_system(tmp: Path, script: Script, name: str = "sys") -> Path:
+    """Build the test system with ``script``; return the ELF."""
+    work = tmp / name
+    work.mkdir()
+    body = ", ".join(str(b) for b in bytes(script.data) + b"Q")
+    (work / "script.S").write_text(
+        f"    .section .rodata\n    .globl script\nscript:\n    .byte {body}\n")
+    (work / "storage.toml").write_text(
+        MANIFEST.format(here=HERE, storage=STORAGE, lib=LIB, tmp=work))
+    return build(work / "storage.toml", work / "sys.elf").elf
+
+
+def run(elf: Path, disk: Path) -> list[str]:
+    """Boot ``elf`` with ``disk`` until the client powers off; the client's
+    and the server's lines."""
+    m = Machine(ram_size=128 << 20, disk=str(disk))
+    try:
+        m.boot(bios=str(elf))
+        stop = m.run(max_insns=BUDGET)
+        out = m.uart_output.decode(errors="replace")
+        assert stop.kind == "poweroff" and stop.exit_code == 0, (stop, out[-2000:])
+    finally:
+        m.close()
+    return [ln for ln in out.splitlines()
+            if ln.split(" ", 1)[0] in ("put", "get", "del", "ls", "raw", "crash",
+                                       "storage:", "tsuper:")]
+
+
+def client_lines(lines: list[str]) -> list[str]:
+    """Only the client's result lines."""
+    return [ln for ln in lines if not ln.startswith(("storage:", "tsuper:"))]
+
+
+def read_superblocks(disk: bytes) -> list[tuple[int, int, int]]:
+    """The valid superblock copies as (generation, active half, half size)."""
+    out = []
+    for s in (0, 1):
+        sec = disk[s * SECTOR:(s + 1) * SECTOR]
+        magic, gen, active, half, crc = struct.unpack_from("<IIIII", sec)
+        if magic == SB_MAGIC and zlib.crc32(sec[:16]) == crc:
+            out.append((gen, active, half))
+    return out
+
+
+def read_log(disk: bytes) -> tuple[list[tuple[int, bytes, bytes]], int]:
+    """Replay the disk as the README describes: (records (kind, key, value)
+    of the active half up to the first invalid one, first sector of the
+    active half)."""
+    gen, active, half = max(read_superblocks(disk))
+    base = LOG_FIRST + active * half
+    records = []
+    for slot in range(half):
+        sec = bytearray(disk[(base + slot) * SECTOR:(base + slot + 1) * SECTOR])
+        magic, rgen, klen, kind, vlen, crc = struct.unpack_from("<IIBBHI", sec)
+        if magic != REC_MAGIC or rgen != gen or not 1 <= klen <= 32 or vlen > 256 \
+                or kind not in (REC_PUT, REC_DEL):
+            break
+        sec[12:16] = bytes(4)
+        if zlib.crc32(bytes(sec[:16 + klen + vlen])) != crc:
+            break
+        records.append((kind, bytes(sec[16:16 + klen]), bytes(sec[16 + klen:16 + klen + vlen])))
+    return records, base
+
+
+def replay(disk: bytes) -> dict[bytes, bytes]:
+    """The key -> value map the records on ``disk`` describe."""
+    out: dict[bytes, bytes] = {}
+    for kind, key, value in read_log(disk)[0]:
+        if kind == REC_PUT:
+            out[key] = value
+        else:
+            out.pop(key, None)
+    return out
