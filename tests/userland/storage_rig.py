@@ -97,10 +97,11 @@ def build_system(tmp: Path, script: Script, name: str = "sys") -> Path:
     return build(work / "storage.toml", work / "sys.elf").elf
 
 
-def run(elf: Path, disk: Path) -> list[str]:
-    """Boot ``elf`` with ``disk`` until the client powers off; the client's
-    and the server's lines."""
-    m = Machine(ram_size=128 << 20, disk=str(disk))
+def run(elf: Path, disk: Path | None, readonly: bool = False) -> list[str]:
+    """Boot ``elf`` with ``disk`` (None: no disk) until the client powers
+    off; the client's and the server's lines."""
+    m = Machine(ram_size=128 << 20, disk=None if disk is None else str(disk),
+                disk_readonly=readonly)
     try:
         m.boot(bios=str(elf))
         stop = m.run(max_insns=BUDGET)
