@@ -7,6 +7,8 @@ zlib's CRC-32 (storage_rig.replay), which must agree with the guest."""
 
 from __future__ import annotations
 
+import subprocess
+
 from .storage_rig import (BAD_REQUEST, DEL, FULL, GET, IO_ERROR, LIST, MAX_KEYS, NOT_FOUND,
                           OK, PUT, SECTOR, Script, build_system, client_lines, make_disk,
                           read_log, read_superblocks, replay, run)
@@ -184,3 +186,29 @@ def test_read_only_disk_reads_but_refuses_writes(tmp_path):
     blank = make_disk(tmp_path / "blank.img", 200)
     lines = run(build_system(tmp_path, Script().get(b"a"), "c"), blank, readonly=True)
     assert "storage: no usable disk, answering IO_ERROR" in lines
+
+
+def _run_qemu(elf, disk) -> list[str]:
+    """The same image under real QEMU (modern virtio-mmio, the disk as the
+    first virtio-blk-device: slot 7, as on our board)."""
+    proc = subprocess.run(
+        ["qemu-system-riscv64", "-M", "virt", "-m", "128M", "-nographic", "-bios", str(elf),
+         "-global", "virtio-mmio.force-legacy=false",
+         "-drive", f"file={disk},format=raw,if=none,id=hd0",
+         "-device", "virtio-blk-device,drive=hd0"],
+        capture_output=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    return proc.stdout.decode(errors="replace").replace("\r\n", "\n").splitlines()
+
+
+def test_disk_shared_with_real_qemu(tmp_path):
+    disk = make_disk(tmp_path / "d.img", 200)
+    run(build_system(tmp_path, Script().put(b"a", b"board").put(b"b", b"gone"), "a"), disk)
+    lines = _run_qemu(build_system(tmp_path, Script().get(b"a").delete(b"b").put(b"q", b"qemu")
+                                   .ls(), "q"), disk)
+    assert "storage: ready" in lines
+    assert client_lines([ln.strip() for ln in lines if ln.startswith(("put", "get", "del", "ls"))]) \
+        == [f"get a {OK} board", f"del b {OK}", f"put q {OK}", f"ls {OK} 02 a q"]
+    assert replay(disk.read_bytes()) == {b"a": b"board", b"q": b"qemu"}
+    assert client_lines(run(build_system(tmp_path, Script().get(b"q").get(b"b"), "b"), disk)) \
+        == [f"get q {OK} qemu", f"get b {NOT_FOUND}"]
