@@ -9,6 +9,10 @@ from __future__ import annotations
 
 import subprocess
 
+from elftools.elf.elffile import ELFFile
+
+from septum.toolchain.build import build
+
 from .storage_rig import (BAD_REQUEST, DEL, FULL, GET, IO_ERROR, LIST, MAX_KEYS, NOT_FOUND,
                           OK, PUT, SECTOR, Script, build_system, client_lines, make_disk,
                           read_log, read_superblocks, replay, run)
@@ -212,3 +216,28 @@ def test_disk_shared_with_real_qemu(tmp_path):
     assert replay(disk.read_bytes()) == {b"a": b"board", b"q": b"qemu"}
     assert client_lines(run(build_system(tmp_path, Script().get(b"q").get(b"b"), "b"), disk)) \
         == [f"get q {OK} qemu", f"get b {NOT_FOUND}"]
+
+
+def _memory(elf) -> dict[int, int]:
+    """Every loadable byte of ``elf`` by physical address."""
+    out: dict[int, int] = {}
+    with open(elf, "rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] != "PT_LOAD":
+                continue
+            data = seg.data() + bytes(seg["p_memsz"] - seg["p_filesz"])
+            for i, b in enumerate(data):
+                out[seg["p_paddr"] + i] = b
+    return out
+
+
+def test_gnu_binutils_build_the_same_server(tmp_path):
+    s = Script().put(b"a", b"1").get(b"a")
+    ours = build_system(tmp_path, s, "ours")
+    manifest = ours.parent / "storage.toml"
+    gnu = build(manifest, tmp_path / "gnu.elf", kernel_only=True, backend="gnu")
+    mine = build(manifest, tmp_path / "mine.elf", kernel_only=True)
+    assert gnu.tasks == mine.tasks
+    a, b = _memory(mine.elf), _memory(gnu.elf)
+    diff = sorted(k for k in set(a) | set(b) if a.get(k, 0) != b.get(k, 0))
+    assert not diff, [hex(k) for k in diff[:10]]
