@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "septum.hypervisor.run_cli",
     "septum.toolchain.cli",
     "septum.toolchain.build_cli",
+    "septum.hypervisor.bench_cli",
 )
 
 DESCRIPTION = """\
