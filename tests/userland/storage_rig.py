@@ -9,6 +9,8 @@ import struct
 import zlib
 from pathlib import Path
 
+from elftools.elf.elffile import ELFFile
+
 from septum.hypervisor.machine import Machine
 from septum.toolchain.build import build
 
@@ -133,8 +135,11 @@ def read_superblocks(disk: bytes) -> list[tuple[int, int, int]]:
 def read_log(disk: bytes) -> tuple[list[tuple[int, bytes, bytes]], int]:
     """Replay the disk as the README describes: (records (kind, key, value)
     of the active half up to the first invalid one, first sector of the
-    active half)."""
-    gen, active, half = max(read_superblocks(disk))
+    active half); no records on a disk without a valid superblock."""
+    supers = read_superblocks(disk)
+    if not supers:
+        return [], LOG_FIRST  # never formatted: the server formats it empty
+    gen, active, half = max(supers)
     base = LOG_FIRST + active * half
     records = []
     for slot in range(half):
@@ -158,4 +163,42 @@ def replay(disk: bytes) -> dict[bytes, bytes]:
             out[key] = value
         else:
             out.pop(key, None)
+    return out
+
+
+def run_for(elf: Path, disk: Path, max_insns: int) -> tuple[list[str], int, str]:
+    """Boot ``elf`` with ``disk`` for at most ``max_insns`` instructions — a
+    power cut when the budget ends first; (lines, instructions, stop kind)."""
+    m = Machine(ram_size=128 << 20, disk=str(disk))
+    try:
+        m.boot(bios=str(elf))
+        stop = m.run(max_insns=max_insns)
+        out = m.uart_output.decode(errors="replace")
+        return out.splitlines(), m.instret, stop.kind
+    finally:
+        m.close()
+
+
+def symbol(elf: Path, name: str) -> int:
+    """The address of the (first) symbol ``name`` in ``elf``."""
+    with open(elf, "rb") as f:
+        for s in ELFFile(f).get_section_by_name(".symtab").iter_symbols():
+            if s.name == name:
+                return s["st_value"]
+    raise KeyError(name)
+
+
+def instret_at(elf: Path, disk: Path, names: list[str]) -> list[int]:
+    """Instructions retired when each of the functions ``names`` is first
+    entered, in that order (each after the previous one)."""
+    m = Machine(ram_size=128 << 20, disk=str(disk))
+    out = []
+    try:
+        m.boot(bios=str(elf))
+        for name in names:
+            stop = m.run(max_insns=BUDGET, breakpoints=[symbol(elf, name)])
+            assert stop.kind == "breakpoint", (name, stop)
+            out.append(m.instret)
+    finally:
+        m.close()
     return out
