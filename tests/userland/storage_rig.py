@@ -72,6 +72,10 @@ class Script:
         self.data += b"L"
         return self
 
+    def ls_short(self, length: int) -> "Script":
+        self.data += b"S" + struct.pack("<H", length)
+        return self
+
     def raw(self, op: int, a3: int, a4: int, length: int) -> "Script":
         self.data += b"R" + struct.pack("<BHHH", op, a3, a4, length)
         return self

@@ -35,6 +35,16 @@ def test_put_get_del_list(tmp_path):
     assert replay(disk.read_bytes()) == {b"b": b"banana", b"e": b"", b"k" * 32: b"v" * 256}
 
 
+def test_list_sends_only_keys_that_fit(tmp_path):
+    s = Script().put(b"a", b"1").put(b"bb", b"2").put(b"ccc", b"3")
+    for n in (0, 1, 2, 4, 5, 6, 8, 9):
+        s.ls_short(n)
+    lines = client_lines(run(build_system(tmp_path, s), make_disk(tmp_path / "d.img", 200)))
+    assert lines[3:] == [f"ls {OK} 00", f"ls {OK} 00", f"ls {OK} 01 a", f"ls {OK} 01 a",
+                         f"ls {OK} 02 a bb", f"ls {OK} 02 a bb", f"ls {OK} 02 a bb",
+                         f"ls {OK} 03 a bb ccc"]
+
+
 def test_bad_requests_answered_not_fatal(tmp_path):
     s = (Script()
          .raw(0, 1, 0, 8).raw(5, 1, 0, 8).raw(255, 1, 0, 8)           # unknown ops

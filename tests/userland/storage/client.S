@@ -5,6 +5,7 @@
 #   'G' klen key                     -> "get KEY S VALUE" (VALUE if S = 0)
 #   'D' klen key                     -> "del KEY S"
 #   'L'                              -> "ls S N K1 K2 ..."
+#   'S' len(u16)                     -> the same, the keys buffer len bytes
 #   'R' op a3(u16) a4(u16) len(u16)  -> "raw S": a raw CALL of storage with
 #                                       a buffer of len bytes of 'x'
 #   'C'                              -> "crash": tsuper restarts storage
@@ -30,6 +31,8 @@ next:
     beq     t0, t1, c_del
     li      t1, 'L'
     beq     t0, t1, c_list
+    li      t1, 'S'
+    beq     t0, t1, c_list_short
     li      t1, 'R'
     beq     t0, t1, c_raw
     li      t1, 'C'
@@ -95,11 +98,19 @@ c_del:
     call    emit_status
     j       done
 
+c_list_short:
+    lbu     s5, 0(s0)
+    lbu     t0, 1(s0)
+    slli    t0, t0, 8
+    or      s5, s5, t0
+    addi    s0, s0, 2
+    j       1f
 c_list:
-    la      a0, w_ls
+    li      s5, STORE_LIST_MAX
+1:  la      a0, w_ls
     call    emit_z
     la      a0, keys
-    li      a1, STORE_LIST_MAX
+    mv      a1, s5
     call    store_list
     mv      s3, a1
     call    emit_status
