@@ -258,7 +258,7 @@ def format_section(sec: dict[str, object]) -> str:
 def format_all(result: dict[str, object]) -> str:
     """The whole result as text."""
     host = result["host"]
-    head = (f"septum bench ({'quick, ' if result['quick'] else ''}{result['runs']} runs each; "
+    head = (f"septum bench ({'quick, ' if result['quick'] else ''}{result['runs']} run{'s' if result['runs'] != 1 else ''} each; "
             f"python {host['python']}, unicorn {host['unicorn']}, "  # type: ignore[index]
             f"{host['qemu'] or 'no QEMU'})")  # type: ignore[index]
     return "\n\n".join([head, *(format_section(s) for s in result["sections"])])  # type: ignore[union-attr]
