@@ -1,0 +1,381 @@
+# supervisor.S — the supervisor: fault log, restarts with back-off, give-up,
+# status for `ps`, reboot and power-off.
+#
+# The kernel posts notification bit 31 (NOTIFY_FAULT_BIT) whenever a task
+# stops.  The supervisor then reads every task's TASK_STATUS, logs
+#   supervisor: <task> faulted: cause=<scause> pc=<pc> tval=<stval>
+# and schedules a restart after a back-off that doubles with each failure
+# in the current window (BACKOFF_BASE << failures-1, virtual time: TIMER
+# deadlines).  A task that fails GIVEUP_FAILS times within WINDOW is left
+# stopped, and the log says so.  It logs through the kernel (LOG), never
+# through the console server: the console may be the task that is down.
+#
+# Requests (msg.inc SUP_*): STATUS of a task (state, mode, priority,
+# restarts, denials, id, name), RESTART a task on request, REBOOT,
+# POWEROFF.
+    .include "abi.inc"
+    .include "manifest.inc"
+    .include "msg.inc"
+
+.equ TIMER_BIT, 1 << 0          # our own deadline notification
+.equ BACKOFF_BASE, 100000       # 10 ms (timebase 10 MHz)
+.equ BACKOFF_MAX_SHIFT, 6       # at most 640 ms
+.equ WINDOW, 20000000           # 2 s of virtual time
+.equ GIVEUP_FAILS, 5            # failures within WINDOW that end the retries
+.equ FINISHER_RESET, 0x7777     # sifive,test0: reset the machine
+
+# Per-task record (TR_*), TR_SIZE bytes each, in `records`.
+.equ TR_MODE, 0                 # SUP_MODE_*
+.equ TR_RESTARTS, 8             # restarts so far (any reason)
+.equ TR_FAILS, 16               # failures in the current window
+.equ TR_WINDOW, 24              # start of the current window (ticks)
+.equ TR_DEADLINE, 32            # when a scheduled restart is due
+.equ TR_SIZE, 40
+
+    .text
+    .globl _start
+_start:
+    mv      s11, a0             # our own id (index 0 of the manifest)
+    la      a0, hello
+    call    out_str
+    call    out_nl
+
+serve:
+    li      a0, RECVMODE_OPEN
+    li      a1, 0
+    li      a6, 0
+    call    sys_recv
+    beqz    a0, message
+    mv      s1, a1              # the pending bits
+    li      t0, 1 << NOTIFY_FAULT_BIT
+    and     t0, s1, t0
+    beqz    t0, 1f
+    call    scan_faults
+1:  andi    t0, s1, TIMER_BIT
+    beqz    t0, 2f
+    la      t0, armed           # the deadline fired and was cleared
+    sd      zero, 0(t0)
+2:  call    restart_due         # also re-arms the timer
+    j       serve
+
+message:
+    mv      s1, a1              # the caller
+    li      t0, SUP_STATUS
+    beq     a2, t0, op_status
+    li      t0, SUP_RESTART
+    beq     a2, t0, op_restart
+    li      t0, SUP_REBOOT
+    beq     a2, t0, op_reboot
+    li      t0, SUP_POWEROFF
+    beq     a2, t0, op_poweroff
+bad_request:
+    li      a2, SUP_BAD_REQUEST
+reply_plain:
+    mv      a0, s1
+    li      a1, 0
+    li      a6, 0
+    call    sys_reply
+    j       serve
+
+# STATUS a3 = index -> a2 SUP_OK, a3 state | mode << 8 | priority << 16 |
+# id << 32, a4 restarts, a5 denials; bulk: the name.
+op_status:
+    li      t0, TASKS_TOTAL
+    bgeu    a3, t0, bad_request
+    mv      s2, a3
+    mv      a0, a3
+    call    sys_task_status
+    mv      s3, a1              # state
+    mv      s4, a2              # id
+    mv      s5, a6              # denials
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    mv      a0, s2
+    call    task_name
+    mv      s7, a0
+    call    str_len
+    mv      a6, a0
+    mv      a1, s7
+    ld      t0, TR_MODE(s6)
+    slli    t0, t0, 8
+    or      a3, s3, t0
+    la      t1, priorities
+    add     t1, t1, s2
+    lbu     t1, 0(t1)
+    slli    t1, t1, 16
+    or      a3, a3, t1
+    slli    t1, s4, 32          # the id in bits 63:32
+    or      a3, a3, t1
+    ld      a4, TR_RESTARTS(s6)
+    mv      a5, s5
+    li      a2, SUP_OK
+    mv      a0, s1
+    call    sys_reply
+    j       serve
+
+# RESTART a3 = index: stop it if alive and start it afresh.
+op_restart:
+    li      t0, TASKS_TOTAL
+    bgeu    a3, t0, bad_request
+    beq     a3, s11, bad_request        # not ourselves (index 0 = our id)
+    mv      s2, a3
+    la      a0, m_request
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    call    out_nl
+    mv      a0, s2
+    call    restart_now
+    li      a2, SUP_OK
+    j       reply_plain
+
+op_reboot:
+    la      a0, m_reboot
+    call    out_str
+    call    out_nl
+    li      t0, DEV_TEST
+    li      t1, FINISHER_RESET
+    sw      t1, 0(t0)
+1:  j       1b                  # the board resets before we get here
+
+op_poweroff:
+    la      a0, m_poweroff
+    call    out_str
+    call    out_nl
+    li      a0, 0
+    call    sys_shutdown
+    j       bad_request         # not reached
+
+# scan_faults — log and schedule every newly stopped task.
+scan_faults:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    li      s2, 0
+1:  li      t0, TASKS_TOTAL
+    bgeu    s2, t0, 9f
+    mv      a0, s2
+    call    sys_task_status
+    bnez    a0, 8f
+    li      t0, TS_FAULTED
+    bltu    a1, t0, 8f          # alive
+    mv      s3, a3              # cause
+    mv      s4, a4              # tval (EXIT: the code)
+    mv      s5, a5              # pc
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 8f              # already handled
+    # supervisor: <task> faulted: cause=.. pc=.. tval=..
+    la      a0, m_sup
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    li      t0, CAUSE_EXIT
+    bne     s3, t0, 2f
+    la      a0, m_exited
+    call    out_str
+    mv      a0, s4
+    call    out_hex
+    j       3f
+2:  la      a0, m_faulted
+    call    out_str
+    mv      a0, s3
+    call    out_hex
+    la      a0, m_pc
+    call    out_str
+    mv      a0, s5
+    call    out_hex
+    la      a0, m_tval
+    call    out_str
+    mv      a0, s4
+    call    out_hex
+3:  call    out_nl
+    # The window: failures counted since TR_WINDOW, reset when it is over.
+    call    now
+    mv      s7, a0
+    ld      t0, TR_WINDOW(s6)
+    ld      t1, TR_FAILS(s6)
+    sub     t2, s7, t0
+    li      t3, WINDOW
+    bltu    t2, t3, 4f
+    sd      s7, TR_WINDOW(s6)
+    li      t1, 0
+4:  addi    t1, t1, 1
+    sd      t1, TR_FAILS(s6)
+    li      t3, GIVEUP_FAILS
+    bgeu    t1, t3, 6f
+    # back-off = BACKOFF_BASE << min(fails - 1, BACKOFF_MAX_SHIFT)
+    addi    t1, t1, -1
+    li      t3, BACKOFF_MAX_SHIFT
+    bleu    t1, t3, 5f
+    mv      t1, t3
+5:  li      t4, BACKOFF_BASE
+    sll     s8, t4, t1
+    add     t0, s7, s8
+    sd      t0, TR_DEADLINE(s6)
+    li      t0, SUP_MODE_RESTARTING
+    sd      t0, TR_MODE(s6)
+    la      a0, m_sup           # supervisor: restarting <task> in <n> ms
+    call    out_str
+    la      a0, m_restarting
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_in
+    call    out_str
+    li      t0, 10000           # ticks per ms
+    divu    a0, s8, t0
+    call    out_dec
+    la      a0, m_ms
+    call    out_str
+    call    out_nl
+    j       8f
+6:  li      t0, SUP_MODE_GAVE_UP
+    sd      t0, TR_MODE(s6)
+    la      a0, m_sup           # supervisor: <task> failed N times within 2000 ms: giving up
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_failed
+    call    out_str
+    ld      a0, TR_FAILS(s6)
+    call    out_dec
+    la      a0, m_within
+    call    out_str
+    li      a0, WINDOW / 10000
+    call    out_dec
+    la      a0, m_giveup
+    call    out_str
+    call    out_nl
+8:  addi    s2, s2, 1
+    j       1b
+9:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# restart_due — restart every task whose back-off is over; arm the timer
+# for the earliest one still waiting.
+restart_due:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    call    now
+    mv      s7, a0
+    li      s8, 0               # earliest deadline still to come (0 = none)
+    li      s2, 0
+1:  li      t0, TASKS_TOTAL
+    bgeu    s2, t0, 5f
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    li      t1, SUP_MODE_RESTARTING
+    bne     t0, t1, 4f
+    ld      t0, TR_DEADLINE(s6)
+    bgtu    t0, s7, 3f
+    mv      a0, s2
+    call    restart_now
+    la      a0, m_sup           # supervisor: restarted <task>
+    call    out_str
+    la      a0, m_restarted
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    call    out_nl
+    j       4f
+3:  beqz    s8, 2f
+    bgeu    t0, s8, 4f
+2:  mv      s8, t0
+4:  addi    s2, s2, 1
+    j       1b
+5:  la      t0, armed
+    sd      s8, 0(t0)
+    mv      a0, s8
+    li      a1, TIMER_BIT
+    beqz    s8, 6f
+    call    sys_timer
+6:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# restart_now(a0 = index) — TASK_RESTART, count it, mark the task up.
+restart_now:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    sd      a0, 8(sp)
+    call    sys_task_restart
+    ld      a0, 8(sp)
+    call    record
+    ld      t0, TR_RESTARTS(a0)
+    addi    t0, t0, 1
+    sd      t0, TR_RESTARTS(a0)
+    sd      zero, TR_MODE(a0)
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# now() -> a0 = the current time, leaving our deadline as it is (TIMER
+# both sets the deadline and returns the time).
+now:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    la      t0, armed
+    ld      a0, 0(t0)
+    li      a1, TIMER_BIT
+    call    sys_timer
+    mv      a0, a1
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# record(a0 = index) -> a0 = its TR_* record.  Clobbers t0.
+record:
+    li      t0, TR_SIZE
+    mul     a0, a0, t0
+    la      t0, records
+    add     a0, a0, t0
+    ret
+
+# task_name(a0 = index) -> a0 = its NUL-terminated name.  Clobbers t0.
+task_name:
+    slli    a0, a0, 3
+    la      t0, names
+    add     a0, a0, t0
+    ld      a0, 0(a0)
+    ret
+
+# out_sink for out.S: the kernel's LOG (never blocks on a server).
+    .globl out_sink
+out_sink:
+    tail    sys_log
+
+    .include "tasks.inc"
+
+    .section .rodata
+hello:        .asciz "supervisor: up"
+m_sup:        .asciz "supervisor: "
+m_faulted:    .asciz " faulted: cause="
+m_exited:     .asciz " exited: code="
+m_pc:         .asciz " pc="
+m_tval:       .asciz " tval="
+m_restarting: .asciz "restarting "
+m_in:         .asciz " in "
+m_ms:         .asciz " ms"
+m_restarted:  .asciz "restarted "
+m_failed:     .asciz " failed "
+m_within:     .asciz " times within "
+m_giveup:     .asciz " ms: giving up"
+m_request:    .asciz "supervisor: restart requested: "
+m_reboot:     .asciz "supervisor: rebooting"
+m_poweroff:   .asciz "supervisor: powering off"
+
+    .bss
+    .balign 8
+armed:   .zero 8                # our TIMER deadline (0 = none)
+records: .zero TR_SIZE * TASKS_TOTAL
