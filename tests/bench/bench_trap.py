@@ -45,7 +45,8 @@ _start:
     csrw    mepc, t0
     mret
 user:
-    li      s0, {calls}
+    la      t0, calls           # a load, not li: the same code for every count
+    ld      s0, 0(t0)
     beqz    s0, done
 1:  ecall
     addi    s0, s0, -1
@@ -61,6 +62,10 @@ s_handler:
     addi    t0, t0, 4
     csrw    sepc, t0
     sret
+    .data
+    .balign 8
+calls:
+    .dword  {calls}
 """
 
 #: (label, medeleg) of each handler level.
