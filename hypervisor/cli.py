@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "septum.toolchain.cli",
     "septum.toolchain.build_cli",
     "septum.hypervisor.bench_cli",
+    "septum.hypervisor.boot_cli",
 )
 
 DESCRIPTION = """\

@@ -307,10 +307,14 @@ cmd_attack:
     j       1b
 2:  li      a0, TASK_ATTACK     # not to a task the supervisor gave up on:
     call    sup_status          # a call to it would wait for ever
+    bnez    a0, 6f
     srli    t0, a3, 8
     andi    t0, t0, 0xff
     li      t1, SUP_MODE_GAVE_UP
     beq     t0, t1, 6f
+    srli    t0, a3, 32          # its current id: a stale one would get the
+    la      t1, attack_id       # dead code before the attack ran
+    sw      t0, 0(t1)
     la      a0, attack_id
     li      a1, 0
     mv      a2, s9
@@ -518,8 +522,8 @@ m_crashed:   .asciz " stopped; the supervisor restarted it"
 m_crash_sup: .asciz "crash: the supervisor cannot restart itself"
 m_notask:    .asciz "crash: no task named "
 m_keys:      .asciz " keys)"
-m_contained: .asciz "shell: the kernel stopped the attack task (fault contained); the supervisor restarts it\n"
-m_gaveup:    .asciz "shell: the supervisor gave up on the attack task\n"
+m_contained: .asciz "shell: the attack task was stopped by the kernel (fault contained)\n"
+m_gaveup:    .asciz "shell: the attack task is not running (the supervisor gave up on it)\n"
 m_kinds:     .asciz "attack KIND: kernel memory device peer buffers flood spin\n"
 
     .data

@@ -127,6 +127,9 @@ op_restart:
     call    out_str
     call    out_nl
     mv      a0, s2
+    call    record
+    sd      zero, TR_FAILS(a0)  # a new chance, also for a task given up on
+    mv      a0, s2
     call    restart_now
     li      a2, SUP_OK
     j       reply_plain
