@@ -9,11 +9,11 @@ after that ``ecall``.  Once the task is blocked and the system idle, the
 machine is snapshotted.  The idle kernel sleeps in ``wfi`` (label
 ``idle``, SIE clear) and handles what woke it inline, then reschedules.
 Each sample restores the snapshot, then feeds one byte either right there
-or ``j`` instructions after the kernel next wakes from that ``wfi`` (a timer
-tick; from the snapshot if the kernel has no ``idle`` label), for each
-``j`` of a sweep through the tick's path, and counts
-retired instructions until the handler's first instruction.  Counts are exact and deterministic
-(virtual time); the host time per sample is shown for scale.
+or ``j`` instructions after the kernel next wakes from that ``wfi`` (a
+timer tick; from the snapshot if the kernel has no ``idle`` label), for
+each ``j`` of a sweep through the tick's path, and counts retired
+instructions until the handler's first instruction.  Counts are exact and
+deterministic (virtual time); the host time per sample is shown for scale.
 
     python -m septum.tests.bench.bench_irq_latency [--quick] [--runs N]
 """
