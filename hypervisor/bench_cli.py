@@ -25,7 +25,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p = sub.add_parser(
         "bench", help="measure Septum beside its peers (table + JSON)",
         description="Run Septum's benchmarks, each beside its reference (bare Unicorn, "
-                    "real QEMU, GNU as, seL4's published figure), and print a table: "
+                    "real QEMU, GNU as, seL4's figure as issue 4 states it), and print a table: "
                     "median of several runs with min and max, ratios taken run by run.")
     p.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests)")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
