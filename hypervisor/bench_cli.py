@@ -20,8 +20,11 @@ from septum.toolchain.errors import SeptumError
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``septum bench``."""
-    from septum.tests.bench.runner import SECTIONS
-
+    try:
+        from septum.tests.bench.runner import SECTIONS
+        known = f" (of: {', '.join(SECTIONS)})"
+    except ImportError:  # never break the other commands over the benchmarks
+        known = ""
     p = sub.add_parser(
         "bench", help="measure Septum beside its peers (table + JSON)",
         description="Run Septum's benchmarks, each beside its reference (bare Unicorn, "
@@ -30,7 +33,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests)")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
     p.add_argument("--only", metavar="NAME,...",
-                   help=f"run only these sections (of: {', '.join(SECTIONS)})")
+                   help=f"run only these sections{known}")
     p.add_argument("--runs", type=int, metavar="N",
                    help="timed runs per figure (default 3; 1 with --quick)")
     p.set_defaults(func=_bench)
