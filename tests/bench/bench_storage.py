@@ -1,0 +1,74 @@
+"""Storage benchmark: guest instructions (exact, deterministic) and host
+time per storage operation on Septum's board, through the test system of
+tests/userland (a client task calling the storage server via
+userland/lib/store.S; every PUT written and flushed).
+
+Run: ``python -m septum.tests.bench.bench_storage [--ops N]``.  Each row
+is the difference between a run of N operations and a run of none, divided
+by N, so it includes the client's side (the library call and the LOG of
+its result line); "mount" is the extra cost of a server start that replays N records.
+Host time includes the host ``fsync`` of every FLUSH.  Nothing here asserts
+a timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+from septum.tests.userland.storage_rig import OK, Script, build_system, make_disk, run_for
+
+BUDGET = 2_000_000_000
+
+
+def _measure(tmp: Path, name: str, script: Script, disk: Path) -> tuple[int, float, list[str]]:
+    elf = build_system(tmp, script, name)
+    t0 = time.perf_counter()
+    lines, insns, kind = run_for(elf, disk, BUDGET)
+    elapsed = time.perf_counter() - t0
+    if kind != "poweroff":
+        raise SystemExit(f"bench_storage: {name} stopped by {kind}")
+    return insns, elapsed, lines
+
+
+def run(ops: int, tmp: Path) -> list[tuple[str, int, float]]:
+    """(operation, guest instructions per op, host microseconds per op)."""
+    sectors = 2 + 2 * max(64, ops + 2)  # no compaction inside the runs
+    base_i, base_t, _ = _measure(tmp, "base", Script(), make_disk(tmp / "base.img", sectors))
+    puts = Script()
+    for i in range(ops):
+        puts.put(b"k%d" % (i % 32), b"value %d" % i)
+    disk = make_disk(tmp / "d.img", sectors)
+    put_i, put_t, lines = _measure(tmp, "put", puts, disk)
+    if sum(ln.endswith(f" {OK}") and ln.startswith("put ") for ln in lines) != ops:
+        raise SystemExit("bench_storage: a PUT failed")
+    gets = Script()
+    for i in range(ops):
+        gets.get(b"k%d" % (i % 32))
+    mount_i, mount_t, _ = _measure(tmp, "mount", Script(), disk)
+    get_i, get_t, lines = _measure(tmp, "get", gets, disk)
+    if sum(ln.startswith("get ") and f" {OK} value " in ln for ln in lines) != ops:
+        raise SystemExit("bench_storage: a GET failed")
+    rows = [("put (write + flush)", put_i - base_i, put_t - base_t),
+            ("get", get_i - mount_i, get_t - mount_t),
+            ("mount: replay per record", mount_i - base_i, mount_t - base_t)]
+    return [(name, d_i // ops, max(d_t, 0.0) * 1e6 / ops) for name, d_i, d_t in rows]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the table; return 0."""
+    ap = argparse.ArgumentParser(prog="bench_storage", description=__doc__.splitlines()[0])
+    ap.add_argument("--ops", type=int, default=200, help="operations per run (default 200)")
+    args = ap.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="septum-bench-storage-") as tmp:
+        rows = run(args.ops, Path(tmp))
+    print(f"{'operation':<28}{'guest insns/op':>16}{'host us/op':>12}")
+    for name, insns, us in rows:
+        print(f"{name:<28}{insns:>16}{us:>12.1f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
