@@ -1,0 +1,79 @@
+"""Whole-system scenarios: `septum boot --script` through the real CLI.
+
+:func:`boot` runs the command in process (``septum.hypervisor.cli.main``)
+with a per-session build cache, and returns its exit code, its output (CR
+LF already turned into LF by the script mode) and its stderr.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from septum.hypervisor.cli import main
+
+#: Guest instructions any scenario here may take (a safety net: every
+#: scenario ends with poweroff long before).
+BUDGET = 400_000_000
+
+
+@dataclass
+class Run:
+    """One `septum boot` run."""
+
+    rc: int
+    out: str
+    err: str
+
+    def after(self, command: str, nth: int = 1) -> str:
+        """What the system printed after the ``nth`` prompt with
+        ``command`` typed, up to the next prompt."""
+        marker = f"septum> {command}\n"
+        start = -1
+        for _ in range(nth):
+            start = self.out.index(marker, start + 1)
+        start += len(marker)
+        end = self.out.find("septum> ", start)
+        return self.out[start:] if end < 0 else self.out[start:end]
+
+
+@pytest.fixture(scope="session")
+def boot_cache(tmp_path_factory) -> Path:
+    """One build cache for the session's boots."""
+    return tmp_path_factory.mktemp("septum-cache")
+
+
+@pytest.fixture
+def boot(boot_cache, tmp_path, monkeypatch, capsysbinary):
+    """``boot(lines, *options) -> Run``: the script ``lines`` through
+    ``septum boot --script FILE --max-insns BUDGET *options``."""
+    monkeypatch.setenv("SEPTUM_CACHE_DIR", str(boot_cache))
+    count = [0]
+
+    def run(lines: list[str] | str, *options: str, budget: int = BUDGET) -> Run:
+        count[0] += 1
+        script = tmp_path / f"script{count[0]}.txt"
+        script.write_text(lines if isinstance(lines, str) else "\n".join(lines) + "\n")
+        rc = main(["boot", "--script", str(script), "--max-insns", str(budget), *options])
+        cap = capsysbinary.readouterr()
+        return Run(rc, cap.out.decode(errors="replace"), cap.err.decode(errors="replace"))
+
+    return run
+
+
+def ps_rows(text: str) -> dict[str, list[str]]:
+    """The rows of a `ps` listing by task name: [index, name, priority,
+    state, restarts, denials, id]."""
+    rows = {}
+    for line in text.splitlines():
+        cols = line.split()
+        if len(cols) == 7 and cols[0].isdigit():
+            rows[cols[1]] = cols
+    return rows
+
+
+KERNEL_STOP = re.compile(r"kernel: task (0x[0-9a-f]+) stopped: cause=(0x[0-9a-f]+) "
+                         r"tval=(0x[0-9a-f]+) pc=(0x[0-9a-f]+)")
