@@ -89,6 +89,8 @@ from septum.toolchain.riscv import CSR, Exc, Irq, Priv
 
 #: Retired instructions per mtime tick (10 MHz timebase -> nominal 100 MIPS).
 INSNS_PER_TICK = 10
+#: Consecutive slices retiring nothing (trap loops) before "hang".
+STALL_LIMIT = 64
 #: Instructions per emu_start slice.
 SLICE_INSNS = 10_000
 #: The virtio-mmio slot a ``disk`` is attached to: QEMU gives the first
@@ -258,7 +260,7 @@ class Machine:
         self.semihost = None
         if semihosting:
             from septum.hypervisor.semihost import Semihost
-            self.semihost = Semihost(self)
+            self.semihost = Semihost(self, cmdline=bootargs)
         self.htif = None
         self._bp_hooks: dict[int, int] = {}
         self._bp_hit: int | None = None
@@ -489,6 +491,7 @@ class Machine:
             self._bp_hit = None
         uc = self.cpu.uc
         cpu = self.cpu
+        stalled = 0
         while True:
             if self._finish is not None:
                 return self._finished()
@@ -521,7 +524,12 @@ class Machine:
             executed = n if c > n else c
             self._account(executed)
             self._advance_devices()
-            if self.trap.storm:
+            if self.htif is not None:
+                self.htif.poll()
+            # A fault whose handler faults again (mtvec pointing at nothing)
+            # retires nothing: after a few such slices it is a hang.
+            stalled = stalled + 1 if executed == 0 else 0
+            if self.trap.storm or stalled > STALL_LIMIT:
                 self.trap.storm = False
                 return StopReason("hang", pc=cpu.pc, message=(
                     f"trap storm: {self.trap.slice_traps} trap entries in a slice of {n} "
@@ -534,8 +542,6 @@ class Machine:
                 # Stopped by the hook before the breakpoint's instruction ran.
                 return StopReason("breakpoint", pc=self._bp_hit,
                                   message=f"breakpoint at {self._bp_hit:#x}")
-            elif self.htif is not None and self.htif.pending:
-                self.htif.service()
             elif c <= n and self._finish is None and c == executed and self._is_wfi():
                 stop = self._wait()
                 if stop is not None:
