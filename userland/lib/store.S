@@ -53,8 +53,10 @@ store_call:
     li      a7, SYS_CALL
     ecall
     beqz    a0, 4f
-    # The dead code: bits 31:16 all ones, 15:0 the generation to use.
-    srli    t0, a0, ID_GEN_SHIFT
+    # The dead code: bits 31:16 all ones, 15:0 the generation to use
+    # (bits 63:32 ignored, as the kernel ignores them in ids).
+    slli    t0, a0, 32
+    srli    t0, t0, 32 + ID_GEN_SHIFT
     li      t1, DEAD_BASE >> ID_GEN_SHIFT
     bne     t0, t1, 3f
     li      t1, ID_GEN_MASK
