@@ -74,7 +74,7 @@ def build_asm_ours(name: str, out: Path, defines: Mapping[str, int] | None = Non
                    base: int = 0x8000_0000) -> Path:
     """Assemble ``guests/<name>.S`` with Septum's toolchain into ``out``."""
     image = assemble([GUESTS / f"{name}.S"], base=base, defines=dict(defines or {}),
-                     march="rv64imac_zicsr_zifencei")
+                     march="rv64imac_zicsr_zifencei", include_dirs=[GUESTS])
     suffix = "".join(f"-{k}{v}" for k, v in sorted((defines or {}).items()))
     elf = out / f"{name}{suffix}.ours.elf"
     elf.write_bytes(image.to_elf())
@@ -93,7 +93,8 @@ def build_asm_gcc(name: str, out: Path, defines: Mapping[str, int] | None = None
     suffix = "".join(f"-{k}{v}" for k, v in sorted((defines or {}).items()))
     elf = out / f"{name}{suffix}.gcc.elf"
     syms = [f"-Wa,--defsym,{k}={v}" for k, v in (defines or {}).items()]
-    _gcc([*GCC_FLAGS, "-nostdlib", "-T", str(_link_script(out)), *syms, "-o", str(elf),
+    _gcc([*GCC_FLAGS, "-nostdlib", f"-Wa,-I{GUESTS}", "-T", str(_link_script(out)), *syms,
+          "-o", str(elf),
           str(GUESTS / f"{name}.S")])
     return elf
 

@@ -97,3 +97,19 @@ def test_semihosting_exit_asm(out: Path, builder: str, code: int, extended: int)
     assert theirs.text == "semihosting WRITE0\nWRITEC\n"
     assert theirs.returncode == code & 0xFF
     assert_same(ours, theirs)
+
+
+# ----- 4: timer and software interrupts (M-mode, CLINT) ----------------------------
+
+
+@pytest.mark.parametrize("builder", ASM_BUILDERS)
+def test_timer_interrupts(out: Path, builder: str) -> None:
+    elf = ASM_BUILDERS[builder]("timer", out)
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    lines = theirs.text.splitlines()
+    assert [l.split()[0] for l in lines] == ["timer"] * 3 + ["wfi", "vectored", "msip",
+                                                              "software", "after"]
+    assert all("mepc-expected=0000000000000000" in l for l in lines if "mcause" in l)
+    assert theirs.returncode == 0
+    assert_same(ours, theirs)
