@@ -11,11 +11,12 @@ import subprocess
 
 from elftools.elf.elffile import ELFFile
 
+from septum.hypervisor.machine import Machine
 from septum.toolchain.build import build
 
-from .storage_rig import (BAD_REQUEST, DEL, FULL, GET, IO_ERROR, LIST, MAX_KEYS, NOT_FOUND,
+from .storage_rig import (BUDGET, BAD_REQUEST, DEL, FULL, GET, IO_ERROR, LIST, MAX_KEYS, NOT_FOUND,
                           OK, PUT, SECTOR, Script, build_system, client_lines, make_disk,
-                          read_log, read_superblocks, replay, run)
+                          read_log, read_superblocks, replay, run, symbol)
 
 
 def test_put_get_del_list(tmp_path):
@@ -251,3 +252,35 @@ def test_gnu_binutils_build_the_same_server(tmp_path):
     a, b = _memory(mine.elf), _memory(gnu.elf)
     diff = sorted(k for k in set(a) | set(b) if a.get(k, 0) != b.get(k, 0))
     assert not diff, [hex(k) for k in diff[:10]]
+
+
+def test_server_fault_between_write_and_flush_is_retried(tmp_path):
+    # The server dies (a U-mode instruction fetch fault, injected by jumping
+    # to address 0) right before the FLUSH of the second PUT: its record is
+    # written but not acknowledged.  The supervisor restarts the server, the
+    # client library retries on the dead code, and the PUT completes once.
+    s = Script().put(b"a", b"1").put(b"b", b"2").get(b"b").ls()
+    elf = build_system(tmp_path, s)
+    disk = make_disk(tmp_path / "d.img", 200)
+    flush = symbol(elf, "sync")
+    m = Machine(ram_size=128 << 20, disk=str(disk))
+    try:
+        m.boot(bios=str(elf))
+        for _ in range(3):  # format, PUT a, PUT b
+            stop = m.run(max_insns=BUDGET, breakpoints=[flush])
+            assert stop.kind == "breakpoint"
+        assert b"put a 0" in m.uart_output and b"put b" not in m.uart_output
+        m.pc = 0
+        stop = m.run(max_insns=BUDGET)
+        assert stop.kind == "poweroff" and stop.exit_code == 0
+        out = m.uart_output.decode()
+    finally:
+        m.close()
+    assert "kernel: task 0x1 stopped: cause=0xc tval=0x0 pc=0x0" in out
+    assert "tsuper: restarted a stopped task" in out
+    assert out.count("storage: ready") == 2
+    assert client_lines(out.splitlines()) == [f"put a {OK}", f"put b {OK}", f"get b {OK} 2",
+                                              f"ls {OK} 02 a b"]
+    records, _ = read_log(disk.read_bytes())
+    assert [r[1] for r in records] == [b"a", b"b", b"b"]  # written, then written again
+    assert replay(disk.read_bytes()) == {b"a": b"1", b"b": b"2"}
