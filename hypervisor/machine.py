@@ -135,8 +135,8 @@ class StopReason:
 
 @dataclass
 class Snapshot:
-    """A saved machine: CPU context (with RAM, copy-on-write when
-    ``cow``), device states and the machine's own counters."""
+    """A saved machine: CPU context, RAM contents, device states and the
+    machine's own counters (time, instret, console output)."""
 
     context: object
     ram: bytes | None
@@ -522,6 +522,10 @@ class Machine:
                 self._in_slice = False
             c = cpu.counter
             executed = n if c > n else c
+            if self._bp_hit is not None and c <= n:
+                # The counter saw the breakpoint's instruction, which the
+                # breakpoint hook stopped before it ran.
+                executed -= 1
             self._account(executed)
             self._advance_devices()
             if self.htif is not None:
@@ -644,34 +648,36 @@ class Machine:
     # ----- snapshots --------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
-        """Save CPU, RAM (a copy-on-write snapshot) and every device."""
+        """Save CPU, RAM, MROM and every device (plus time and console).
+
+        RAM is copied whole.  Unicorn's copy-on-write mode
+        (UC_CTL_CONTEXT_MEMORY) was measured and rejected: its snapshots
+        form a stack, and restoring one that a later restore discarded
+        crashes the process (segmentation fault in 2.1.4), while Septum's
+        snapshots may be restored in any order, any number of times."""
         uc = self.cpu.uc
-        self.cpu.context_mode(UC_CTL_CONTEXT_CPU | UC_CTL_CONTEXT_MEMORY)
-        try:
-            ctx = uc.context_save()
-        finally:
-            self.cpu.context_mode(UC_CTL_CONTEXT_CPU)
-        return Snapshot(ctx, None, {d.name: d.save() for d in self.devices},
-                        self._save_state())
+        ctx = uc.context_save()
+        ram = bytes(uc.mem_read(memmap.DRAM_BASE, self.ram_size))
+        rom = bytes(uc.mem_read(memmap.MROM_BASE, memmap.MROM_SIZE))
+        return Snapshot(ctx, ram, {d.name: d.save() for d in self.devices},
+                        {**self._save_state(), "rom": rom})
 
     def restore(self, snap: Snapshot) -> None:
         """Put a :meth:`snapshot` back: CPU, RAM, devices, time, console."""
         uc = self.cpu.uc
-        self.cpu.context_mode(UC_CTL_CONTEXT_CPU | UC_CTL_CONTEXT_MEMORY)
-        try:
-            uc.context_restore(snap.context)
-        finally:
-            self.cpu.context_mode(UC_CTL_CONTEXT_CPU)
+        uc.context_restore(snap.context)
+        uc.mem_write(memmap.DRAM_BASE, snap.ram)
+        uc.mem_write(memmap.MROM_BASE, snap.state["rom"])
         # Translated code may describe memory that changed back.
         uc.ctl_flush_tb()
         self._restore_state(snap.state)
         for dev in self.devices:
             dev.restore(snap.devices[dev.name])
-        self._mip_dirty = True
+        self.cpu.set_mip_bits(self._mip_dev, _DEVICE_MIP_MASK)
 
     def _save_state(self) -> dict[str, object]:
         return {"instret": self.instret, "ticks": self._ticks, "frac": self._frac,
-                "out": len(self.uart_output), "mip": self._mip_dev,
+                "out": bytes(self.uart_output), "mip": self._mip_dev,
                 "htif": self.htif.save() if self.htif else None,
                 "semihost": self.semihost.save() if self.semihost else None}
 
@@ -679,7 +685,7 @@ class Machine:
         self.instret = st["instret"]  # type: ignore[assignment]
         self._ticks = st["ticks"]  # type: ignore[assignment]
         self._frac = st["frac"]  # type: ignore[assignment]
-        del self.uart_output[st["out"]:]  # type: ignore[misc]
+        self.uart_output[:] = st["out"]  # type: ignore[index]
         self._mip_dev = st["mip"]  # type: ignore[assignment]
         self._finish = None
         self._bp_hit = self._bp_skip = None

@@ -22,7 +22,8 @@ SYS_ISERROR, SYS_ISTTY, SYS_SEEK, SYS_FLEN, SYS_CLOCK (virtual centiseconds),
 SYS_TIME (a fixed virtual epoch, 2026-01-01T00:00:00Z, plus virtual seconds),
 SYS_ERRNO, SYS_GET_CMDLINE, SYS_HEAPINFO (all zero: "unknown", the image's
 own linker symbols decide), SYS_EXIT and SYS_EXIT_EXTENDED
-(ADP_Stopped_ApplicationExit + subcode = exit code; any other reason = 1),
+(ApplicationExit or RunTimeErrorUnknown + subcode = exit code, as picolibc
+and QEMU do; any other reason = 1),
 SYS_ELAPSED (virtual ticks), SYS_TICKFREQ.  Everything is virtual time: the
 same run gives the same answers.
 """
@@ -64,6 +65,8 @@ SYS_ELAPSED = 0x30
 SYS_TICKFREQ = 0x31
 
 ADP_STOPPED_APPLICATION_EXIT = 0x20026
+ADP_STOPPED_RUNTIME_ERROR_UNKNOWN = 0x20023
+_EXIT_WITH_SUBCODE = (ADP_STOPPED_APPLICATION_EXIT, ADP_STOPPED_RUNTIME_ERROR_UNKNOWN)
 
 HANDLE_STDOUT = 1
 HANDLE_STDERR = 2
@@ -210,7 +213,9 @@ class Semihost:
             return 0
         if op in (SYS_EXIT, SYS_EXIT_EXTENDED):
             reason, sub = self._field(arg, 0), self._field(arg, 1)
-            code = sub & 0xFFFF_FFFF if reason == ADP_STOPPED_APPLICATION_EXIT else 1
+            # picolibc's exit(n != 0) reports RunTimeErrorUnknown with the
+            # code as subcode; QEMU exits with the subcode for it too.
+            code = sub & 0xFFFF_FFFF if reason in _EXIT_WITH_SUBCODE else 1
             if code >> 31:
                 code -= 1 << 32
             m.request_stop("poweroff", code)
