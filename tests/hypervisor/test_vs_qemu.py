@@ -113,3 +113,24 @@ def test_timer_interrupts(out: Path, builder: str) -> None:
     assert all("mepc-expected=0000000000000000" in l for l in lines if "mcause" in l)
     assert theirs.returncode == 0
     assert_same(ours, theirs)
+
+
+# ----- 5: Sv39 page faults ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("builder", ASM_BUILDERS)
+def test_sv39_page_faults(out: Path, builder: str) -> None:
+    elf = ASM_BUILDERS[builder]("sv39", out)
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    lines = dict(l.split(": ", 1) for l in theirs.text.splitlines())
+    # Spot checks of the peer against the privileged spec (causes 12/13/15,
+    # xtval = the faulting virtual address, xepc = the faulting instruction).
+    assert lines["load invalid page"].startswith("scause=000000000000000d stval=0000000100004000")
+    assert lines["store read-only page"].startswith("scause=000000000000000f")
+    assert lines["fetch invalid page"].startswith("scause=000000000000000c")
+    assert lines["load user page from S, SUM=1"] == "ok value=0000000000004444"
+    assert lines["load invalid page, not delegated"].startswith("M mcause=000000000000000d")
+    assert len(lines) == 14
+    assert theirs.returncode == 0
+    assert_same(ours, theirs)
