@@ -131,14 +131,14 @@ def _gcc(args: Sequence[str]) -> None:
 
 def run_qemu(image: Path | None = None, *, bios: str | Path = "none",
              kernel: Path | None = None, drive: Path | None = None,
-             semihosting: bool = False, semihosting_args: Sequence[str] = (),
+             drive_serial: str | None = None, semihosting: bool = False, semihosting_args: Sequence[str] = (),
              mem: str = "128M", stdin: bytes = b"", extra: Sequence[str] = (),
              timeout: float = DEFAULT_TIMEOUT) -> Run:
     """Run on ``qemu-system-riscv64 -M virt``.
 
     A lone ``image`` runs as QEMU's ``-bios none -kernel IMAGE`` (what
     ``septum run IMAGE`` means).  ``drive`` attaches a raw disk as a modern
-    virtio-mmio block device.  With ``semihosting`` the semihosting console
+    virtio-mmio block device (``drive_serial``: the id GET_ID answers).  With ``semihosting`` the semihosting console
     shares the UART's stdio chardev (QEMU would otherwise write it to its own
     stderr), and ``semihosting_args`` become the guest's command line.
     """
@@ -159,7 +159,8 @@ def run_qemu(image: Path | None = None, *, bios: str | Path = "none",
     if drive is not None:
         cmd += ["-global", "virtio-mmio.force-legacy=false",
                 "-drive", f"file={drive},if=none,format=raw,id=d0",
-                "-device", "virtio-blk-device,drive=d0"]
+                "-device", "virtio-blk-device,drive=d0"
+                + (f",serial={drive_serial}" if drive_serial else "")]
     cmd += list(extra)
     return _run(cmd, stdin, timeout)
 
