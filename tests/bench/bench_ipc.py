@@ -88,7 +88,7 @@ def run_once(res: BuildResult) -> dict[str, float]:
         m.close()
 
 
-def collect(quick: bool = False, runs: int = 3, progress: runner.Progress = runner._quiet,
+def collect(quick: bool = False, runs: int = 3, progress: runner.Progress = runner.quiet,
             modes: tuple[bool, ...] = (True, False)) -> dict[str, object]:
     """The ``ipc`` section (see tests/bench/runner.py); ``modes`` lists the
     kernels to measure (True: fast path built in)."""

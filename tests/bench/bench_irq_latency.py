@@ -111,7 +111,7 @@ class Bench:
 
 
 def collect(quick: bool = False, runs: int = 3,
-            progress: runner.Progress = runner._quiet) -> dict[str, object]:
+            progress: runner.Progress = runner.quiet) -> dict[str, object]:
     """The ``irq`` section (see tests/bench/runner.py)."""
     sweep = QUICK_SWEEP if quick else FULL_SWEEP
     points: list[int | None] = [None, *sweep]

@@ -49,7 +49,7 @@ def build(iters: int, out: Path) -> bareguest.Guest:
 
 
 def collect(quick: bool = False, runs: int = 3,
-            progress: runner.Progress = runner._quiet) -> dict[str, object]:
+            progress: runner.Progress = runner.quiet) -> dict[str, object]:
     """The ``mips`` section (see tests/bench/runner.py)."""
     iters = QUICK_ITERS if quick else FULL_ITERS
     sec = runner.section("mips")

@@ -62,7 +62,7 @@ def finish(m: Machine) -> tuple[str, bytes, int]:
 
 
 def collect(quick: bool = False, runs: int = 3,
-            progress: runner.Progress = runner._quiet) -> dict[str, object]:
+            progress: runner.Progress = runner.quiet) -> dict[str, object]:
     """The ``snapshot`` section (see tests/bench/runner.py)."""
     sec = runner.section("snapshot")
     with tempfile.TemporaryDirectory(prefix="septum-bench-") as tmp:

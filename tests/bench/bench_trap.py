@@ -110,7 +110,7 @@ def _minimal_entry(uc: Uc, intno: int, user: object) -> None:
 
 
 def collect(quick: bool = False, runs: int = 3,
-            progress: runner.Progress = runner._quiet) -> dict[str, object]:
+            progress: runner.Progress = runner.quiet) -> dict[str, object]:
     """The ``trap`` section (see tests/bench/runner.py)."""
     calls = QUICK_CALLS if quick else FULL_CALLS
     sec = runner.section("trap")

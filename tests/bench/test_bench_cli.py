@@ -16,9 +16,9 @@ from septum.tests.bench import bench_mips, bench_trap, runner
 FIGURE_KEYS = {"name", "unit", "median", "min", "max", "samples"}
 SECTION_KEYS = {"name", "title", "status", "params", "figures", "ratios", "exact", "notes"}
 #: Sections that must run here (every tool they need is installed in CI).
-MUST_RUN = {"mips", "trap", "ipc", "asm", "snapshot", "irq"}
+MUST_RUN = {"mips", "trap", "ipc", "asm", "boot", "snapshot", "irq"}
 #: Exact counts compared across runs.
-DETERMINISTIC = ("ipc", "irq", "trap", "mips", "snapshot")
+DETERMINISTIC = ("ipc", "irq", "trap", "mips", "snapshot", "boot")
 
 
 @pytest.fixture(scope="module")
