@@ -31,13 +31,16 @@ slices and notices a breakpoint or watchpoint hit.  Breakpoints (``Z0`` and
 ``Z1`` alike) are ``UC_HOOK_CODE`` hooks on single addresses that stop
 emulation before the instruction runs: guest memory is never patched with
 ``ebreak``.  Watchpoints (``Z2`` write, ``Z3`` read, ``Z4`` access) are
-``UC_HOOK_MEM_WRITE``/``READ`` hooks on the watched virtual range.  Stopping
-inside a memory hook would leave the PC *on* the accessing instruction
-although its access has already happened (it would run twice: measured with
-an ``amoadd``), so while a watchpoint exists a per-instruction code hook
-stops emulation at the instruction after the access, which is where GDB
-expects a watchpoint to report.  A breakpoint stop is counted by Unicorn's
-instruction counter as begun, so ``instret`` runs one ahead per stop.
+``UC_HOOK_MEM_WRITE``/``READ`` hooks on the watched virtual range.  GDB
+treats RISC-V watchpoints as non-steppable: it expects the stop *before*
+the accessing instruction has run, then steps over it itself and compares
+old and new values.  Stopping emulation from a memory hook leaves the PC on
+the accessing instruction with its registers untouched (measured: an
+``amoadd``'s ``rd`` not yet written) but a store already done, so the stub
+saves the bytes a watched store is about to overwrite (the hook runs before
+the store) and puts them back when the run returns.  A breakpoint or
+watchpoint stop is counted by Unicorn's instruction counter as begun, so
+``instret`` runs one ahead per such stop.
 
 Thread model: one thread (id 1).  Stop replies carry ``thread:1;`` and the
 pc (register 0x20).  When the guest powers off the stub replies
@@ -54,7 +57,7 @@ import socket
 import sys
 from typing import Callable
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
+from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
 
 from septum.hypervisor.errors import MachineError
 from septum.hypervisor.machine import Machine, StopReason
@@ -268,11 +271,13 @@ class GdbServer:
         # (type, addr, len) -> hook handle.
         self._bps: dict[int, tuple[int, int]] = {}
         self._watches: dict[tuple[int, int, int], int] = {}
-        self._step_hook: int | None = None
         self._skip: int | None = None
         self._bp_hit: int | None = None
         self._watch_hit: tuple[int, int] | None = None
-        self._watch_stop = False
+        # (physical address, bytes) a watched store is about to overwrite.
+        self._undo: tuple[int, bytes] | None = None
+        #: True while the guest runs on behalf of an attached debugger.
+        self.running = False
 
     # ----- connections ---------------------------------------------------------
 
@@ -524,6 +529,10 @@ class GdbServer:
                 if addr not in self._bps:
                     hook = uc.hook_add(UC_HOOK_CODE, self._hook_bp, None, addr, addr)
                     self._bps[addr] = (hook, kind)
+                    # Translated code calls a code hook only if it covered
+                    # the instruction at translation time (measured: a
+                    # breakpoint inside an already translated block missed).
+                    uc.ctl_flush_tb()
             elif addr in self._bps:
                 uc.hook_del(self._bps.pop(addr)[0])
             return "OK"
@@ -535,20 +544,13 @@ class GdbServer:
                              Z_ACCESS: UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[kind]
                     self._watches[key] = uc.hook_add(types, self._hook_watch, kind,
                                                      addr, addr + key[2] - 1)
+                    # Likewise for memory hooks (measured: a new read hook
+                    # missed an already translated load).
+                    uc.ctl_flush_tb()
             elif key in self._watches:
                 uc.hook_del(self._watches.pop(key))
-            self._update_step_hook()
             return "OK"
         return ""
-
-    def _update_step_hook(self) -> None:
-        uc = self.m.cpu.uc
-        if self._watches and self._step_hook is None:
-            # Over all code: stops at the instruction after a watched access.
-            self._step_hook = uc.hook_add(UC_HOOK_CODE, self._hook_after_access, None, 1, 0)
-        elif not self._watches and self._step_hook is not None:
-            uc.hook_del(self._step_hook)
-            self._step_hook = None
 
     def _clear_points(self) -> None:
         uc = self.m.cpu.uc
@@ -558,7 +560,6 @@ class GdbServer:
             uc.hook_del(hook)
         self._bps.clear()
         self._watches.clear()
-        self._update_step_hook()
 
     def _hook_bp(self, uc: object, address: int, size: int, user: object) -> None:
         if self._skip == address:
@@ -571,13 +572,18 @@ class GdbServer:
 
     def _hook_watch(self, uc: object, access: int, addr: int, size: int, value: int,
                     kind: int) -> None:
-        if self._watch_hit is None:
-            self._watch_hit = (kind, addr)
-
-    def _hook_after_access(self, uc: object, address: int, size: int, user: object) -> None:
-        if self._watch_hit is not None and not self._watch_stop:
-            self._watch_stop = True
-            uc.emu_stop()  # type: ignore[attr-defined]
+        if self._watch_hit is not None or self._bp_hit is not None:
+            return
+        self._watch_hit = (kind, addr)
+        if access == UC_MEM_WRITE:
+            # The store has not happened yet but will before emulation
+            # stops: keep what it overwrites (not possible for MMIO).
+            try:
+                pa = self.m.translate(addr)
+                self._undo = (pa, self.m.read_phys(pa, size))
+            except MachineError:
+                self._undo = None
+        uc.emu_stop()  # type: ignore[attr-defined]
 
     # ----- running ------------------------------------------------------------------------
 
@@ -597,7 +603,7 @@ class GdbServer:
         return self._resume(step=step, addr=None)
 
     def _until(self) -> bool:
-        if self._bp_hit is not None or self._watch_stop:
+        if self._bp_hit is not None or self._watch_hit is not None:
             return True
         assert self.conn is not None
         return self.conn.poll_interrupt()
@@ -614,10 +620,18 @@ class GdbServer:
         while True:
             self._bp_hit = None
             self._watch_hit = None
-            self._watch_stop = False
+            self._undo = None
             self._skip = m.pc if m.pc in self._bps else None
-            r = m.run(max_insns=1 if step else None, until=self._until)
-            self._skip = None
+            self.running = True
+            try:
+                r = m.run(max_insns=1 if step else None, until=self._until)
+            finally:
+                self.running = False
+                self._skip = None
+            if self._undo is not None:
+                # Back to "before the access": the PC is on the instruction.
+                self.m.write_phys(*self._undo)
+                self._undo = None
             if r.kind == "reset":
                 m.reset()
                 if step:

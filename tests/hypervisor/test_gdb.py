@@ -39,9 +39,11 @@ _start:
     li a0, 0x1234
 loop:
     ld t1, 0(t0)
+after_load:
     addi t1, t1, 1
 store:
     sd t1, 0(t0)
+after_store:
     li t2, 3
     blt t1, t2, loop
 done:
@@ -179,3 +181,183 @@ def test_registers_memory_and_detach_exit_code(loop_elf: Path) -> None:
     assert r is not None and r.kind == "poweroff" and r.exit_code == 7
     assert int.from_bytes(stub.m.read_phys(sym["other"], 8), "little") == 42
     assert stub.m.regs.s1 == 0x55AA
+
+
+def test_break_continue_stepi_csrs_kill(loop_elf: Path) -> None:
+    stub = Stub(loop_elf)
+    sym = stub.m.symbols
+    out = gdb(stub, loop_elf, "break loop", "continue", "p/x $pc", "p/x $a0",
+              "stepi", "stepi", "p/x $pc", "continue", "p/x $pc",
+              "p *(long long *)&counter", "p/x $misa", "p/x $mstatus", "p $priv",
+              "p/x $mtvec", "set $mscratch = 0xabc", "p/x $mscratch", "kill")
+    vals = values(out)
+    assert int(vals[0], 16) == sym["loop"], out
+    assert vals[1] == "0x1234"
+    # Two instructions (ld, addi) separate loop and store.
+    assert int(vals[2], 16) == sym["store"]
+    # The second visit of loop: the first iteration stored 1.
+    assert int(vals[3], 16) == sym["loop"]
+    assert vals[4] == "1"
+    r = stub.finish()
+    assert r is not None and r.kind == "killed"
+    assert int(vals[5], 16) == stub.m.csr_read(CSR.MISA)
+    assert int(vals[6], 16) == stub.m.csr_read(CSR.MSTATUS)
+    assert "3" in vals[7] and "Machine" in vals[7] or vals[7] == "3", vals[7]
+    assert int(vals[8], 16) == stub.m.csr_read(CSR.MTVEC)
+    assert vals[9] == "0xabc"
+    assert stub.m.csr_read(CSR.MSCRATCH) == 0xABC
+
+
+def test_watchpoints_write_and_read(loop_elf: Path) -> None:
+    stub = Stub(loop_elf)
+    sym = stub.m.symbols
+    out = gdb(stub, loop_elf, "watch *(long long *)&counter", "continue", "p/x $pc",
+              "continue", "p/x $pc", "p $t1", "delete",
+              "rwatch *(long long *)&counter", "continue", "p/x $pc", "delete", "continue")
+    vals = values(out)
+    # A write watchpoint reports after the store, with GDB's old/new values.
+    assert int(vals[0], 16) == sym["after_store"], out
+    assert "Old value = 0" in out and "New value = 1" in out
+    assert int(vals[1], 16) == sym["after_store"]
+    assert "New value = 2" in out
+    assert vals[2] == "2"
+    # A read watchpoint reports after the load.
+    assert int(vals[3], 16) == sym["after_load"], out
+    # Everything deleted: the guest runs to its exit code (7).
+    assert "exited with code 07" in out
+    r = stub.finish()
+    assert r is not None and r.kind == "poweroff" and r.exit_code == 7
+    # The store ran exactly once per iteration (no replay after a stop).
+    assert int.from_bytes(stub.m.read_phys(sym["counter"], 8), "little") == 3
+
+
+def test_ctrl_c_stops_a_spinning_guest(tmp_path: Path) -> None:
+    elf = _build(tmp_path, "spin", SPIN_SRC)
+    stub = Stub(elf)
+    argv = [GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",
+            "-ex", f"target remote 127.0.0.1:{stub.server.port}", "-ex", "continue",
+            "-ex", "p/x $pc", "-ex", "p $a1", "-ex", "kill", str(elf)]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while not stub.server.running and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert stub.server.running
+        time.sleep(0.2)
+        p.send_signal(signal.SIGINT)
+        out, _ = p.communicate(timeout=TIMEOUT)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    assert "SIGINT" in out, out
+    vals = values(out)
+    sym = stub.m.symbols
+    assert sym["spin"] <= int(vals[0], 16) <= sym["spin"] + 8
+    assert int(vals[1]) > 0
+    r = stub.finish()
+    assert r is not None and r.kind == "killed"
+
+
+def test_attach_to_a_running_guest(tmp_path: Path) -> None:
+    elf = _build(tmp_path, "spin", SPIN_SRC)
+    stub = Stub(elf, wait=False)
+    out = gdb(stub, elf, "p/x $pc", "p $a1", "detach")
+    vals = values(out)
+    sym = stub.m.symbols
+    assert sym["spin"] <= int(vals[0], 16) <= sym["spin"] + 8, out
+    assert stub.thread.is_alive()  # detached: the guest spins on
+    stub.server.close()
+    stub.thread.join(TIMEOUT)
+
+
+def test_sv39_virtual_memory_and_satp(tmp_path: Path) -> None:
+    elf = _build(tmp_path, "sv39", SV39_SRC)
+    stub = Stub(elf)
+    sym = stub.m.symbols
+    alias = 0x4000_0000 + sym["marker"] - 0x8000_0000
+    out = gdb(stub, elf, "break in_s", "continue", "p $priv", "p/x $satp",
+              f"p/x *(unsigned long long *){alias:#x}", "p/x *(unsigned long long *)&marker",
+              f"set var *(unsigned int *){alias:#x} = 0x600d", "x/gx 0x1000", "kill")
+    vals = values(out)
+    assert "Supervisor" in vals[0] or vals[0] == "1", out
+    r = stub.finish()
+    assert r is not None and r.kind == "killed"
+    assert int(vals[1], 16) == stub.m.csr_read(CSR.SATP)
+    assert int(vals[1], 16) >> 60 == 8
+    assert vals[2] == "0xfeedface12345678"
+    assert vals[3] == "0xfeedface12345678"
+    # The write through the alias landed in the physical page.
+    assert stub.m.read_phys(sym["marker"], 4) == (0x600D).to_bytes(4, "little")
+    # 0x1000 is MROM physically, but not mapped under this satp in S-mode.
+    assert "Cannot access memory at address 0x1000" in out
+
+
+# ----- the protocol directly ------------------------------------------------------------
+
+def _rsp(sock: socket.socket, payload: str) -> str:
+    data = payload.encode()
+    sock.sendall(b"$" + data + b"#" + f"{sum(data) & 0xFF:02x}".encode())
+    buf = b""
+    while True:
+        buf += sock.recv(65536)
+        m = re.search(rb"\$([^#]*)#([0-9a-f]{2})", buf)
+        if m:
+            assert int(m.group(2), 16) == sum(m.group(1)) & 0xFF
+            return m.group(1).decode("latin-1")
+
+
+def test_raw_protocol_replies(loop_elf: Path) -> None:
+    stub = Stub(loop_elf)
+    with socket.create_connection(("127.0.0.1", stub.server.port), timeout=TIMEOUT) as s:
+        sup = _rsp(s, "qSupported:multiprocess+;swbreak+;hwbreak+")
+        assert "qXfer:features:read+" in sup and "swbreak+" in sup and "PacketSize=" in sup
+        assert _rsp(s, "qAttached") == "1"
+        assert _rsp(s, "qC") == "QC1"
+        assert _rsp(s, "qfThreadInfo") == "m1"
+        assert _rsp(s, "qsThreadInfo") == "l"
+        assert _rsp(s, "vMustReplyEmpty") == ""
+        assert _rsp(s, "Hg0") == "OK"
+        assert _rsp(s, "?").startswith("T05thread:1;20:0010000000000000")
+        # Nothing is mapped at physical 0 in M-mode: EFAULT, not a crash.
+        assert _rsp(s, "m0,8") == "E14"
+        assert _rsp(s, "M0,4:01020304") == "E14"
+        assert _rsp(s, "p1ffff") == "E00"
+        xml = _rsp(s, "qXfer:features:read:target.xml:0,3fff")
+        assert xml[0] == "l" and xml[1:] == target_xml()
+        # Z1 hardware breakpoint, then vCont continue: stop reply with hwbreak.
+        assert _rsp(s, "vCont?") == "vCont;c;C;s;S"
+        assert _rsp(s, f"Z1,{stub.m.symbols['done']:x},4") == "OK"
+        reply = _rsp(s, "vCont;c")
+        pc = int.from_bytes(bytes.fromhex(reply.split("20:")[1][:16]), "little")
+        assert reply.startswith("T05hwbreak:;") and pc == stub.m.symbols["done"]
+        assert _rsp(s, f"z1,{stub.m.symbols['done']:x},4") == "OK"
+        assert _rsp(s, "c") == "W07"
+    r = stub.finish()
+    assert r is not None and r.kind == "poweroff" and r.exit_code == 7
+
+
+def test_target_xml_lists_core_csrs_and_priv() -> None:
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(target_xml().split("\n", 2)[2])
+    regs = {r.get("name"): int(r.get("regnum")) for r in root.iter("reg")}
+    assert regs["zero"] == 0 and regs["t6"] == 31 and regs["pc"] == 32
+    for csr in DEBUG_CSRS:
+        assert regs[csr.name.lower()] == 65 + int(csr)
+    assert "priv" in regs
+    assert len(set(regs.values())) == len(regs)
+
+
+def test_gdb_spec_and_cli_options() -> None:
+    import argparse
+    assert parse_spec("tcp::1234") == ("127.0.0.1", 1234)
+    assert parse_spec("tcp:0.0.0.0:4321") == ("0.0.0.0", 4321)
+    for bad in ("1234", "tcp:1234", "udp::1", "tcp::99999"):
+        with pytest.raises(MachineError, match=re.escape(bad)):
+            parse_spec(bad)
+    p = argparse.ArgumentParser()
+    add_gdb_arguments(p)
+    a = p.parse_args(["-s", "-S"])
+    assert a.gdb == "tcp::1234" and a.gdb_wait
+    a = p.parse_args(["--gdb", "tcp::5555"])
+    assert a.gdb == "tcp::5555" and not a.gdb_wait
+    assert p.parse_args([]).gdb is None
