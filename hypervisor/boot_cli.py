@@ -1,12 +1,13 @@
 """``septum boot``: build (cached) and boot the Septum system, shell on the terminal.
 
-The default system is ``userland/system.toml`` as shipped (see
-:data:`DEFAULT_MANIFEST`).  The built ELF is cached under the user's cache
+The default system is :data:`DEFAULT_MANIFEST` (``userland/septum.toml``:
+``userland/system.toml`` still holds the kernel's two-task demo, which the
+kernel's tests pin).  The built ELF is cached under the user's cache
 directory (``$SEPTUM_CACHE_DIR``, else ``$XDG_CACHE_HOME/septum``, else
 ``~/.cache/septum``), keyed by a hash of every source the build reads (the
-manifest, the tasks' folders, the kernel, the firmware, the builder) and
-the build options: it is rebuilt when any of them changes, and "building
-..." is said on stderr when that happens.
+manifest, the tasks' sources and what they include, the kernel, the
+firmware, the builder) and the build options: it is rebuilt when any of
+them changes, and "building ..." is said on stderr when that happens.
 
 Interactive: the UART is the terminal (raw mode; Ctrl-A X quits, as in
 QEMU).  ``--script FILE|-``: shell commands, one a line (blank lines and
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
@@ -90,19 +92,32 @@ def cache_dir() -> Path:
     return base / "septum"
 
 
+_INCLUDE_RE = re.compile(rb'^\s*\.include\s+"([^"]+)"', re.M)
+
+
 def _source_files(manifest: Path) -> list[Path]:
-    """Every file a build of ``manifest`` may read: the manifest, the tasks'
-    folders (sources and includes), the kernel, the firmware, the builder."""
+    """Every file a build of ``manifest`` reads: the manifest, the tasks'
+    sources and everything they ``.include`` (found as the builder finds
+    it: beside the including file or in a source folder; the generated
+    abi.inc and manifest.inc come from the kernel and the builder), the
+    kernel, the firmware, the builder."""
     from septum.toolchain.manifest import load_manifest
 
     m = load_manifest(manifest)
-    dirs = {s.parent for t in m.tasks for s in t.sources}
-    # Includes may reach a sibling folder ("../storage/proto.inc"): take
-    # every folder beside the manifest too.
-    dirs |= {sub for sub in manifest.parent.iterdir() if sub.is_dir()}
+    search = sorted({s.parent.resolve() for t in m.tasks for s in t.sources})
     files: set[Path] = {manifest.resolve()}
-    for d in dirs | {manifest.parent}:
-        files |= {f.resolve() for f in d.iterdir() if f.suffix in (".S", ".inc", ".s")}
+    todo = [s.resolve() for t in m.tasks for s in t.sources]
+    while todo:
+        f = todo.pop()
+        if f in files or not f.is_file():
+            continue
+        files.add(f)
+        for name in _INCLUDE_RE.findall(f.read_bytes()):
+            rel = Path(name.decode(errors="replace"))
+            for folder in (f.parent, *search):
+                candidate = (folder / rel).resolve()
+                if candidate.is_file():  # every candidate: hashing more is harmless
+                    todo.append(candidate)
     for sub, suffixes in (("kernel", (".S", ".inc", ".py")), ("firmware", (".S", ".inc", ".py")),
                           ("toolchain", (".py",))):
         folder = ROOT / sub

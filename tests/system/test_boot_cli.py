@@ -83,9 +83,17 @@ def test_build_cache_rebuilds_when_a_source_changes(tmp_path, monkeypatch):
     shell.write_text(shell.read_text() + "# changed\n")
     elf2, built = boot_cli.cached_build(manifest, log=said.append)
     assert built and elf2 != elf and len(said) == 2
+    # An included file counts too (the storage protocol, included by the
+    # shell's lib/store.S from a sibling folder).
+    proto = copy / "storage" / "proto.inc"
+    proto.write_text(proto.read_text() + "# changed\n")
+    elf2b, built = boot_cli.cached_build(manifest, log=said.append)
+    assert built and elf2b not in (elf, elf2) and len(said) == 3
+    (copy / "README.md").write_text("not a source\n")
+    assert boot_cli.cached_build(manifest, log=said.append) == (elf2b, False)
     # Without the fast path: another build, another cache entry.
     elf3, built = boot_cli.cached_build(manifest, fastpath=False, log=said.append)
-    assert built and elf3 not in (elf, elf2)
+    assert built and elf3 not in (elf, elf2, elf2b)
 
 
 def test_no_fastpath_system_behaves_the_same(boot):
