@@ -1,0 +1,508 @@
+"""Instruction trace: block-level capture, the compact file format, spike-style text.
+
+Capture (:class:`Tracer`)
+-------------------------
+One ``UC_HOOK_BLOCK`` callback, registered through ctypes straight with
+``uc_hook_add`` (the Python binding's wrapper costs half the speed), appends
+three numbers per translated block to ``array``s: the block's address, the
+global index of its first instruction, and ``priv | asid << 2``.  No Python
+runs per instruction.  The global index is ``machine.instret`` plus Unicorn's
+per-slice instruction counter (cpu.py), so the number of instructions a block
+really executed is the difference between consecutive indices: this is exact
+when a slice's instruction budget stops a block half-way, and when a trap
+cuts it.  ``priv`` and ``satp`` are read from QEMU's live ``env`` (their
+offsets in the saved context are found by a write-and-compare probe at
+attach time, like cpu.py's ``mip``), one ctypes load each.
+
+Each distinct block is decoded once with capstone
+(:class:`septum.toolchain.disasm.Disassembler`), at first sight (its bytes
+are read through the current translation then).
+
+Traps: the trap unit's ``on_trap`` observer (chained, never replaced) appends
+a trap record (address = ``epc``, meta = ``TRAP_FLAG | cause``).  A trapping
+instruction does not retire (privileged spec: ``ecall``, faults): the block
+before it is cut at ``epc`` and the text shows an ``exception`` line instead.
+Interrupts are taken natively by QEMU and show only as the privilege change
+at the handler's first block.
+
+File format (``.sptrace``)
+--------------------------
+``MAGIC`` (8 bytes), ``u32`` header length, a JSON header (version, record
+and block counts, symbols ``[name, value]``, tasks ``{name, asid, ranges}``,
+register writes of the detailed mode), the block table (per block: ``u64``
+address, ``u32`` byte count, the bytes), then the records as three packed
+arrays: addresses (``<Q``), indices (``<Q``), meta (``<I``).
+
+Text (``spike --log-commits`` style)::
+
+    core   0: 3 0x0000000080000000 (0x00000297) auipc   t0, 0x0          <_start>
+
+Detailed mode adds the register each instruction wrote (``t0 0x...``); it
+uses a per-instruction ``UC_HOOK_CODE`` hook and is slow (~0.2 M insns/s).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import struct
+from array import array
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, Sequence
+
+from unicorn import UC_HOOK_BLOCK, UC_HOOK_CODE
+from unicorn import riscv_const as rc
+from unicorn.unicorn_py3.unicorn import uclib
+
+from septum.hypervisor.cpu import CTX_MIP, counter_offset
+from septum.toolchain.disasm import Disassembler, Insn, Symbolizer
+from septum.toolchain.errors import SeptumError
+from septum.toolchain.image import Symbol
+from septum.toolchain.riscv import ABI_NAMES, CSR, Exc
+
+MAGIC = b"SPTRACE1"
+VERSION = 1
+#: Meta bit of a trap record (low bits: the cause).
+TRAP_FLAG = 1 << 31
+#: satp.ASID field (Sv39: bits 59:44).
+SATP_ASID_SHIFT = 44
+SATP_ASID_MASK = 0xFFFF
+PRIV_LETTER = {0: "U", 1: "S", 3: "M"}
+LETTER_PRIV = {v: k for k, v in PRIV_LETTER.items()}
+
+_BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
+                             ctypes.c_void_p)
+
+
+class TraceError(SeptumError):
+    """A trace file that cannot be read, or a bad filter."""
+
+
+# ----- locating priv and satp in QEMU's live state ------------------------------------
+
+
+def _env_field_offsets(machine: object) -> tuple[int, int]:
+    """Offsets of ``env->priv`` and ``env->satp`` in the saved context,
+    found by writing each and comparing context bytes."""
+    cpu = machine.cpu  # type: ignore[attr-defined]
+    old_priv, old_satp = cpu.priv, cpu.csr_read(CSR.SATP)
+
+    def changed(write: Callable[[int], None], a: int, b: int) -> list[int]:
+        write(a)
+        x = cpu.context_bytes()
+        write(b)
+        y = cpu.context_bytes()
+        return [i for i in range(0, len(x) - 7, 8) if x[i:i + 8] != y[i:i + 8]]
+
+    try:
+        p = changed(lambda v: cpu.write(rc.UC_RISCV_REG_PRIV, v), 1, 3)
+        s = changed(lambda v: cpu.csr_write(CSR.SATP, v),
+                    (8 << 60) | (0x1234 << SATP_ASID_SHIFT) | 0x80123,
+                    (8 << 60) | (0x0042 << SATP_ASID_SHIFT) | 0x80456)
+    finally:
+        cpu.csr_write(CSR.SATP, old_satp)
+        cpu.write(rc.UC_RISCV_REG_PRIV, old_priv)
+    if len(p) != 1 or len(s) != 1:
+        raise SeptumError("trace: cannot locate priv/satp in the CPU state "
+                          "(unexpected unicorn build)")
+    return p[0], s[0]
+
+
+# ----- tasks (satp ASID -> name, address ranges) -------------------------------------
+
+
+@dataclass
+class TaskInfo:
+    """A task of a Septum image: its name, ASID and address ranges."""
+
+    name: str
+    asid: int
+    ranges: list[tuple[int, int]] = field(default_factory=list)
+
+
+def tasks_from_elf(path: str | Path) -> list[TaskInfo]:
+    """The tasks of a Septum system ELF, from its ``.task.NAME.*`` sections
+    (toolchain/build.py): index = order of the slots, ASID = index + 1."""
+    from elftools.elf.elffile import ELFFile
+
+    found: dict[str, list[tuple[int, int]]] = {}
+    with open(path, "rb") as f:
+        for sec in ELFFile(f).iter_sections():
+            name = sec.name
+            if not name.startswith(".task.") or not sec["sh_addr"]:
+                continue
+            task = name[len(".task."):].rsplit(".", 1)[0]
+            found.setdefault(task, []).append((sec["sh_addr"], sec["sh_addr"] + sec["sh_size"]))
+    ordered = sorted(found.items(), key=lambda kv: min(a for a, _ in kv[1]))
+    return [TaskInfo(n, i + 1, sorted(r)) for i, (n, r) in enumerate(ordered)]
+
+
+def load_symbols(paths: Iterable[str | Path]) -> list[Symbol]:
+    """The symbols of every ELF in ``paths`` (missing or non-ELF files skipped)."""
+    from septum.toolchain.elf import read_symbols
+
+    out: list[Symbol] = []
+    for p in paths:
+        try:
+            out += read_symbols(str(p))
+        except (SeptumError, OSError):
+            continue
+    return out
+
+
+# ----- capture -----------------------------------------------------------------------
+
+
+class Tracer:
+    """Block-level instruction trace of a :class:`~septum.hypervisor.machine.Machine`.
+
+    ``Tracer(machine).start()`` installs the hooks; ``stop()`` removes them;
+    ``save(path)`` writes the compact file; ``instructions()`` decodes.
+    ``detailed=True`` also records register writes (slow mode).
+    """
+
+    def __init__(self, machine: object, symbols: Sequence[Symbol] = (),
+                 tasks: Sequence[TaskInfo] = (), detailed: bool = False) -> None:
+        self.m = machine
+        self.symbols = list(symbols)
+        self.tasks = list(tasks)
+        self.detailed = detailed
+        self.addrs = array("Q")
+        self.index = array("Q")
+        self.meta = array("I")
+        #: address -> block bytes (the largest seen at that address).
+        self.blocks: dict[int, bytes] = {}
+        self._size: dict[int, int] = {}
+        #: global instruction index -> [(register number, value)] (detailed).
+        self.writes: dict[int, list[tuple[int, int]]] = {}
+        self._hooks: list[int] = []
+        self._cb: object = None
+        self._prev_on_trap: Callable[[int, int, int, int], None] | None = None
+
+    # -- hooks
+
+    def start(self) -> "Tracer":
+        """Install the capture hooks (idempotent)."""
+        if self._hooks:
+            return self
+        m = self.m
+        cpu = m.cpu  # type: ignore[attr-defined]
+        uc = cpu.uc
+        env = ctypes.addressof(cpu._mip) - CTX_MIP
+        poff, soff = _env_field_offsets(m)
+        priv = ctypes.c_uint64.from_address(env + poff)
+        satp = ctypes.c_uint64.from_address(env + soff)
+        counter = ctypes.c_uint64.from_address(uc._uch.value + counter_offset())
+        ap_a, ap_i, ap_m = self.addrs.append, self.index.append, self.meta.append
+        size_of = self._size.get
+        new_block = self._new_block
+
+        def on_block(_uc: int, address: int, size: int, _ud: int) -> None:
+            # The counter holds the instructions begun before this block in
+            # the current slice; instret, those of the slices before.
+            idx = m.instret + counter.value
+            mt = priv.value | ((satp.value >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2
+            ap_a(address)
+            ap_i(idx)
+            ap_m(mt)
+            if size_of(address, 0) < size:
+                new_block(address, size)
+
+        self._cb = _BLOCK_CB(on_block)
+        handle = ctypes.c_size_t()
+        err = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
+                                ctypes.cast(self._cb, ctypes.c_void_p), None,
+                                ctypes.c_uint64(1), ctypes.c_uint64(0))
+        if err:
+            raise SeptumError(f"trace: uc_hook_add failed ({err})")
+        self._hooks.append(handle.value)
+        trap = m.trap  # type: ignore[attr-defined]
+        self._prev_on_trap = trap.on_trap
+        prev = self._prev_on_trap
+
+        def on_trap(cause: int, epc: int, tval: int, target: int) -> None:
+            # Inside a slice the counter already includes the trapping
+            # instruction; after one (ebreak, access faults: delivered by the
+            # run loop) instret does.
+            idx = m.instret + counter.value - 1 if m._in_slice else m.instret - 1
+            ap_a(epc)
+            ap_i(max(idx, 0))
+            ap_m(TRAP_FLAG | (cause & 0x7FFF_FFFF))
+            if prev is not None:
+                prev(cause, epc, tval, target)
+
+        self._on_trap = on_trap
+        trap.on_trap = on_trap
+        if self.detailed:
+            self._start_detailed(uc, counter)
+        return self
+
+    def _start_detailed(self, uc: object, counter: ctypes.c_uint64) -> None:
+        read = self.m.cpu.read  # type: ignore[attr-defined]
+        ids = [rc.UC_RISCV_REG_X0 + i for i in range(32)]
+        last = [0] * 32
+        m = self.m
+        writes = self.writes
+
+        def on_code(uc_: object, address: int, size: int, ud: object) -> None:
+            now = m.instret + counter.value - 1  # type: ignore[attr-defined]
+            changed = []
+            for i in range(1, 32):
+                v = read(ids[i])
+                if v != last[i]:
+                    changed.append((i, v))
+                    last[i] = v
+            if changed and now > 0:
+                writes[now - 1] = changed
+
+        self._hooks.append(uc.hook_add(UC_HOOK_CODE, on_code))  # type: ignore[attr-defined]
+        self._code_hook = True
+
+    def _new_block(self, address: int, size: int) -> None:
+        m = self.m
+        try:
+            pa = m.trap.translate_fetch(address)  # type: ignore[attr-defined]
+            data = m.read_phys(pa, size) if pa is not None else b""  # type: ignore[attr-defined]
+        except SeptumError:
+            data = b""
+        self._size[address] = size
+        self.blocks[address] = data
+
+    def stop(self) -> None:
+        """Remove the hooks (the records stay)."""
+        if not self._hooks:
+            return
+        uc = self.m.cpu.uc  # type: ignore[attr-defined]
+        first, *rest = self._hooks
+        uclib.uc_hook_del(uc._uch, ctypes.c_size_t(first))
+        for h in rest:
+            uc.hook_del(h)
+        self._hooks = []
+        trap = self.m.trap  # type: ignore[attr-defined]
+        if trap.on_trap is self._on_trap:
+            trap.on_trap = self._prev_on_trap
+
+    # -- results
+
+    def data(self) -> "TraceData":
+        """The capture as a :class:`TraceData` (end = the machine's instret)."""
+        return TraceData(array("Q", self.addrs), array("Q", self.index), array("I", self.meta),
+                         dict(self.blocks), self.symbols, self.tasks,
+                         int(self.m.instret), dict(self.writes))  # type: ignore[attr-defined]
+
+    def save(self, path: str | Path) -> None:
+        """Write the compact binary file."""
+        self.data().save(path)
+
+
+# ----- the decoded trace ---------------------------------------------------------------
+
+
+@dataclass
+class TraceInsn:
+    """One retired instruction of a trace (or a trap, with ``trap`` set)."""
+
+    index: int
+    priv: int
+    asid: int
+    insn: Insn | None
+    trap: tuple[int, int] | None = None  # (cause, epc)
+    writes: list[tuple[int, int]] = field(default_factory=list)
+
+    @property
+    def address(self) -> int:
+        return self.insn.address if self.insn is not None else self.trap[1]  # type: ignore[index]
+
+
+@dataclass
+class TraceData:
+    """A captured or loaded trace: records, block bytes, symbols, tasks."""
+
+    addrs: array
+    index: array
+    meta: array
+    blocks: dict[int, bytes]
+    symbols: list[Symbol]
+    tasks: list[TaskInfo]
+    end: int
+    writes: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+
+    def save(self, path: str | Path) -> None:
+        """Write the compact file (see the module docstring)."""
+        header = json.dumps({
+            "version": VERSION, "records": len(self.addrs), "blocks": len(self.blocks),
+            "end": self.end,
+            "symbols": [[s.name, s.value] for s in self.symbols
+                        if s.section is not None and s.name and not s.name.startswith(("$", ".L"))],
+            "tasks": [{"name": t.name, "asid": t.asid, "ranges": t.ranges} for t in self.tasks],
+            "writes": [[k, v] for k, v in sorted(self.writes.items())],
+        }).encode()
+        with open(path, "wb") as f:
+            f.write(MAGIC + struct.pack("<I", len(header)) + header)
+            for addr, data in self.blocks.items():
+                f.write(struct.pack("<QI", addr, len(data)) + data)
+            for arr in (self.addrs, self.index, self.meta):
+                f.write(arr.tobytes())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TraceData":
+        """Read a file written by :meth:`save`; TraceError names what is wrong."""
+        raw = Path(path).read_bytes()
+        if raw[:8] != MAGIC or len(raw) < 12:
+            raise TraceError(f"{path}: not a Septum trace file (bad magic)")
+        try:
+            (hlen,) = struct.unpack_from("<I", raw, 8)
+            header = json.loads(raw[12:12 + hlen])
+            if header.get("version") != VERSION:
+                raise TraceError(f"{path}: trace version {header.get('version')} "
+                                 f"(this reader knows {VERSION})")
+            off = 12 + hlen
+            blocks: dict[int, bytes] = {}
+            for _ in range(header["blocks"]):
+                addr, n = struct.unpack_from("<QI", raw, off)
+                off += 12
+                blocks[addr] = raw[off:off + n]
+                off += n
+            n = header["records"]
+            arrs = []
+            for code in ("Q", "Q", "I"):
+                a = array(code)
+                width = a.itemsize * n
+                a.frombytes(raw[off:off + width])
+                if len(a) != n:
+                    raise TraceError(f"{path}: truncated trace file")
+                off += width
+                arrs.append(a)
+        except (ValueError, KeyError, struct.error) as exc:
+            raise TraceError(f"{path}: corrupt trace file ({exc})") from None
+        symbols = [Symbol(nm, v, section=".text") for nm, v in header["symbols"]]
+        tasks = [TaskInfo(t["name"], t["asid"], [tuple(r) for r in t["ranges"]])
+                 for t in header["tasks"]]
+        writes = {int(k): [tuple(x) for x in v] for k, v in header.get("writes", [])}
+        return cls(arrs[0], arrs[1], arrs[2], blocks, symbols, tasks, header["end"], writes)
+
+    def instructions(self, disasm: Disassembler | None = None) -> Iterator[TraceInsn]:
+        """Every retired instruction and trap, in order."""
+        dis = disasm or Disassembler(self.symbols)
+        decoded: dict[int, tuple[Insn, ...]] = {}
+        n = len(self.addrs)
+        addrs, index, meta = self.addrs, self.index, self.meta
+        i = 0
+        while i < n:
+            a, start, mt = addrs[i], index[i], meta[i]
+            if mt & TRAP_FLAG:
+                yield TraceInsn(start, -1, -1, None, (mt & ~TRAP_FLAG, a))
+                i += 1
+                continue
+            # The next record bounds this block: another block (count by index)
+            # or a trap (cut at its epc: the trapping instruction did not retire).
+            stop_index = index[i + 1] if i + 1 < n else self.end
+            cut = addrs[i + 1] if i + 1 < n and meta[i + 1] & TRAP_FLAG else None
+            insns = decoded.get(a)
+            if insns is None:
+                insns = dis.block(self.blocks.get(a, b""), a)
+                decoded[a] = insns
+            count = max(0, stop_index - start)
+            priv, asid = mt & 3, mt >> 2
+            for k, ins in enumerate(insns[:count]):
+                if cut is not None and ins.address >= cut:
+                    break
+                yield TraceInsn(start + k, priv, asid, ins,
+                                writes=self.writes.get(start + k, []))
+            i += 1
+
+    def task_of(self, ti: TraceInsn) -> str | None:
+        """The task running ``ti``: by ASID, else by address range."""
+        for t in self.tasks:
+            if ti.priv == 0 and t.asid == ti.asid:
+                return t.name
+        for t in self.tasks:
+            if any(lo <= ti.address < hi for lo, hi in t.ranges):
+                return t.name
+        return None
+
+
+# ----- text -------------------------------------------------------------------------------
+
+
+def format_insn(ti: TraceInsn, detailed: bool = False) -> str:
+    """One spike-style commit-log line (or an exception line)."""
+    if ti.trap is not None:
+        cause, epc = ti.trap
+        try:
+            name = Exc(cause).name.lower()
+        except ValueError:
+            name = f"cause_{cause:#x}"
+        return f"core   0: exception {name}, epc 0x{epc:016x}"
+    ins = ti.insn
+    assert ins is not None
+    width = 8 if ins.size == 4 else 4
+    text = ins.text()
+    line = (f"core   0: {ti.priv} 0x{ins.address:016x} (0x{ins.raw:0{width}x}) "
+            f"{text:<28}")
+    if ins.symbol:
+        line += f" <{ins.symbol}>"
+    if detailed and ti.writes:
+        line += "  " + " ".join(f"{ABI_NAMES[r]} 0x{v:016x}" for r, v in ti.writes)
+    return line.rstrip()
+
+
+def parse_window(text: str) -> tuple[int, int]:
+    """``START:COUNT`` -> (start, count); TraceError otherwise."""
+    start, sep, count = text.partition(":")
+    try:
+        s, c = int(start, 0), int(count, 0) if sep else -1
+    except ValueError:
+        raise TraceError(f"--window {text!r}: expected START:COUNT (instruction indices)") from None
+    if s < 0 or (sep and c < 0):
+        raise TraceError(f"--window {text!r}: negative value")
+    return s, c
+
+
+def filter_insns(data: TraceData, insns: Iterable[TraceInsn], *, lo: int | None = None,
+                 hi: int | None = None, symbol: str | None = None, priv: str | None = None,
+                 task: str | None = None, window: tuple[int, int] | None = None,
+                 ) -> Iterator[TraceInsn]:
+    """Keep the instructions matching every given filter (traps follow the
+    window and task filters only)."""
+    sym_range: tuple[int, int] | None = None
+    if symbol is not None:
+        syms = sorted({s.value for s in data.symbols})
+        match = [s.value for s in data.symbols if s.name == symbol]
+        if not match:
+            raise TraceError(f"--symbol {symbol!r}: no such symbol in the trace")
+        start = match[0]
+        later = [v for v in syms if v > start]
+        sym_range = (start, later[0] if later else 1 << 64)
+    want_priv = None
+    if priv is not None:
+        if priv.upper() not in LETTER_PRIV:
+            raise TraceError(f"--priv {priv!r}: expected M, S or U")
+        want_priv = LETTER_PRIV[priv.upper()]
+    if task is not None and task not in {t.name for t in data.tasks}:
+        raise TraceError(f"--task {task!r}: no such task in the trace "
+                         f"(known: {', '.join(t.name for t in data.tasks) or 'none'})")
+    for ti in insns:
+        if window is not None:
+            s, c = window
+            if ti.index < s:
+                continue
+            if c >= 0 and ti.index >= s + c:
+                break
+        if task is not None and data.task_of(ti) != task:
+            continue
+        if ti.trap is not None:
+            if lo is None and hi is None and sym_range is None and want_priv is None:
+                yield ti
+            continue
+        a = ti.address
+        if lo is not None and a < lo:
+            continue
+        if hi is not None and a >= hi:
+            continue
+        if sym_range is not None and not sym_range[0] <= a < sym_range[1]:
+            continue
+        if want_priv is not None and ti.priv != want_priv:
+            continue
+        yield ti
