@@ -286,6 +286,8 @@ def _run_interactive(m: object, max_insns: int | None) -> int:
     from septum.hypervisor.console import Console
 
     with Console(m) as console:  # type: ignore[arg-type]
+        if console.interactive:
+            m.console_sink = _terminal_sink(sys.stdout.buffer)  # type: ignore[attr-defined]
         while True:
             reason = m.run(max_insns=_budget(m, max_insns),  # type: ignore[attr-defined]
                            until=console.poll if console.interactive else None)
@@ -296,6 +298,25 @@ def _run_interactive(m: object, max_insns: int | None) -> int:
     if console.quit:
         return 0
     return _exit_status(reason)
+
+
+def _terminal_sink(out: BinaryIO) -> Callable[[bytes], None]:
+    """A console sink for a raw-mode terminal: a bare LF becomes CR LF.
+    The console server sends CR LF itself, but the kernel's and the
+    supervisor's lines come through the firmware's console as bare LFs."""
+    last = [0]
+
+    def sink(data: bytes) -> None:
+        buf = bytearray()
+        for byte in data:
+            if byte == 0x0A and last[0] != 0x0D:
+                buf.append(0x0D)
+            buf.append(byte)
+            last[0] = byte
+        out.write(bytes(buf))
+        out.flush()
+
+    return sink
 
 
 def _exit_status(reason: object) -> int:

@@ -55,4 +55,7 @@ def test_terminal_session_and_ctrl_a_x(boot_cache, monkeypatch):
         os.close(master)
         os.close(slave)
     assert b"septum> put k typed\r\nok\r\n" in buf
+    # Lines from the kernel's console (bare LF) reach the raw terminal as
+    # CR LF too.
+    assert b"supervisor: up\r\n" in buf and b"\n" not in buf.replace(b"\r\n", b"")
     assert after == before  # raw mode was undone
