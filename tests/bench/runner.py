@@ -42,6 +42,7 @@ Progress = Callable[[str], None]
 #: Section name -> (module, title), in the order the table lists them.
 SECTIONS: dict[str, tuple[str, str]] = {
     "mips": ("septum.tests.bench.bench_mips", "compute-bound guest, MIPS"),
+    "cli": ("", "septum run (a process) beside QEMU, same image"),
     "trap": ("septum.tests.bench.bench_trap", "U-mode ecall trap round trips"),
     "ipc": ("septum.tests.bench.bench_ipc", "IPC round trip (CALL + REPLY_RECV)"),
     "trace": ("", "instruction tracing"),
@@ -151,6 +152,40 @@ def _collect_asm(quick: bool, runs: int, progress: Progress) -> dict[str, object
     return sec
 
 
+def _collect_cli(quick: bool, runs: int, progress: Progress) -> dict[str, object]:
+    """Adapter for bench_vs_qemu (``run(iters, runs)`` -> rows of samples)."""
+    from septum.tests.bench import bench_mips, bench_vs_qemu
+
+    if shutil.which(QEMU) is None:
+        return section("cli", status="unavailable", reason=f"peer not installed: {QEMU}")
+    iters = bench_mips.QUICK_ITERS if quick else bench_vs_qemu.DEFAULT_ITERS
+    progress(f"cli: septum run and QEMU as processes, {iters:,} iterations x {runs} runs")
+    res = bench_vs_qemu.run(iters, runs)
+    bad = [st for st in res["statuses"] if st != 0]  # type: ignore[union-attr]
+    if bad or len(res["insns"]) != 1:  # type: ignore[arg-type]
+        raise RuntimeError(f"cli: exit statuses {res['statuses']}, counts {res['insns']}")
+    rows: dict[str, list[float | None]] = res["rows"]  # type: ignore[assignment]
+    sec = section("cli")
+    sec["params"] = {"iterations": iters}
+    sec["exact"] = {"guest_insns": res["insns"][0]}  # type: ignore[index]
+    for name, samples in rows.items():
+        # bench_vs_qemu names rows "<who>: wall s" and "<who>: MIPS (<how>)".
+        label, _, what = name.rpartition(": ")
+        if what.startswith("wall "):
+            label, unit = f"{label}, wall time with start-up", what[len("wall "):]
+        else:
+            unit, _, how = what.partition(" ")
+            label = f"{label}, {how.strip('()')}" if how else label
+        sec["figures"].append(figure(label, unit, samples))  # type: ignore[union-attr]
+    sep = rows["septum run: MIPS (minus start-up)"]
+    sec["ratios"] = [ratio("septum run / QEMU (MIPS)", sep, rows["QEMU: MIPS (minus start-up)"]),
+                     ratio("septum run / bare Unicorn (MIPS; issue 3 target >= 0.8)", sep,
+                           rows["bare Unicorn, no hooks: MIPS"])]
+    sec["notes"] = ["processes started by the runner, start-up removed by a zero-iteration "
+                    "build of the same guest (bench_vs_qemu.py); '-' = lost in start-up noise"]
+    return sec
+
+
 def _collect_trace(quick: bool, runs: int, progress: Progress) -> dict[str, object]:
     for mod in ("septum.hypervisor.trace", "septum.hypervisor.tracer"):
         try:
@@ -165,6 +200,7 @@ def _collect_trace(quick: bool, runs: int, progress: Progress) -> dict[str, obje
 
 _ADAPTERS: dict[str, Callable[[bool, int, Progress], dict[str, object]]] = {
     "asm": _collect_asm,
+    "cli": _collect_cli,
     "trace": _collect_trace,
 }
 
