@@ -118,3 +118,13 @@ def test_a_failing_benchmark_is_reported_not_raised(monkeypatch):
 def test_module_mains_print_tables(capsys):
     assert bench_trap.main(["--quick"]) == 0
     assert "exact: insns_per_round_trip_U_to_S = 7" in capsys.readouterr().out
+
+
+def test_ratios_are_taken_run_by_run():
+    # Run 1: 10/5 = 2; run 2: 30/10 = 3; run 3: the peer was lost (None).
+    r = runner.ratio("a / b", [10.0, 30.0, 20.0], [5.0, 10.0, None])
+    assert r["samples"] == [2.0, 3.0]
+    assert (r["min"], r["median"], r["max"]) == (2.0, 2.5, 3.0)
+    # Not the ratio of the medians (20 / 7.5).
+    empty = runner.figure("nothing", "s", [None])
+    assert empty["median"] is None and empty["samples"] == []
