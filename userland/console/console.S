@@ -3,9 +3,10 @@
 # notification bit CONSOLE_IRQ_UART0.
 #
 # Requests (msg.inc): CONS_WRITE prints the bulk bytes at once;
-# CONS_READLINE queues the caller (up to CONS_READERS of them) and is
-# answered later, when a whole line has been typed: the console keeps
-# serving WRITEs (and other tasks) meanwhile.  Typed bytes wait in a ring
+# CONS_READLINE and CONS_READ queue the caller (up to CONS_READERS of them,
+# served in order) and are answered later -- READLINE when a whole line has
+# been typed, READ as soon as any byte is there (raw: no echo, no editing)
+# -- while the console keeps serving WRITEs (and other tasks) meanwhile.  Typed bytes wait in a ring
 # until a reader wants them; they are echoed as the line is edited
 # (backspace erases, CR or LF ends the line, LF right after CR is skipped).
 # Output turns "\n" into "\r\n" for the terminal.
@@ -29,6 +30,13 @@
 .equ ASCII_BS, 0x08
 .equ ASCII_DEL, 0x7f
 .equ IRQ_BIT, 1 << CONSOLE_IRQ_UART0
+.equ RAW_MAX, 256           # most bytes one READ returns
+
+# A waiting reader (RD_*), RD_SIZE bytes each, in `readers`, oldest first.
+.equ RD_ID, 0               # its id (the reply goes there)
+.equ RD_CAP, 8              # its buffer length
+.equ RD_RAW, 16             # 1: READ (raw bytes), 0: READLINE
+.equ RD_SIZE, 24
 
     .text
     .globl _start
@@ -57,7 +65,11 @@ serve:
     li      t0, CONS_WRITE
     beq     s2, t0, op_write
     li      t0, CONS_READLINE
-    beq     s2, t0, op_readline
+    li      s5, 0               # line mode
+    beq     s2, t0, op_read
+    li      t0, CONS_READ
+    li      s5, 1               # raw mode
+    beq     s2, t0, op_read
     li      a2, CONS_BAD_REQUEST
     j       reply_status
 
@@ -73,18 +85,20 @@ reply_status:                   # a2 = status, no bulk
     call    sys_reply           # a caller gone meanwhile is no concern of ours
     j       serve
 
-op_readline:
+op_read:                        # queue the reader; s5 = 1 for raw
     la      t0, nreaders
     ld      t1, 0(t0)
     li      t2, CONS_READERS
     bltu    t1, t2, 1f
     li      a2, CONS_BUSY
     j       reply_status
-1:  la      t2, readers         # readers[n] = (id, capacity)
-    slli    t3, t1, 4
+1:  la      t2, readers
+    li      t3, RD_SIZE
+    mul     t3, t1, t3
     add     t2, t2, t3
-    sd      s1, 0(t2)
-    sd      s4, 8(t2)
+    sd      s1, RD_ID(t2)
+    sd      s4, RD_CAP(t2)
+    sd      s5, RD_RAW(t2)
     addi    t1, t1, 1
     sd      t1, 0(t0)
     call    deliver
@@ -133,6 +147,9 @@ deliver:
     ld      t3, 0(t2)
     ld      t4, 8(t2)
     beq     t3, t4, 9f          # nothing typed
+    la      t0, readers
+    ld      t0, RD_RAW(t0)
+    bnez    t0, 7f              # the first reader wants raw bytes
     andi    t1, t4, RX_RING - 1
     la      a0, rx_ring
     add     a0, a0, t1
@@ -180,7 +197,7 @@ deliver:
 5:  li      a0, '\n'            # the line is done: echo, reply, next reader
     call    uart_putc
     la      t0, readers
-    ld      a0, 0(t0)           # the first reader's id
+    ld      a0, RD_ID(t0)       # the first reader's id
     la      a1, line
     la      t2, line_len
     ld      a6, 0(t2)
@@ -188,22 +205,55 @@ deliver:
     li      a2, CONS_OK
     sd      zero, 0(t2)
     call    sys_reply           # the kernel copies min(length, its capacity)
-    la      t0, nreaders        # drop readers[0], shift the rest down
-    ld      t1, 0(t0)
-    addi    t1, t1, -1
-    sd      t1, 0(t0)
-    la      t2, readers
-6:  beqz    t1, 1b
-    ld      t3, 16(t2)
-    sd      t3, 0(t2)
-    ld      t3, 24(t2)
-    sd      t3, 8(t2)
-    addi    t2, t2, 16
-    addi    t1, t1, -1
-    j       6b
+    call    pop_reader
+    j       1b
+7:  la      t0, readers         # raw: what is there, up to the capacity
+    ld      t5, RD_CAP(t0)
+    li      t1, RAW_MAX
+    bleu    t5, t1, 8f
+    mv      t5, t1
+8:  li      a3, 0               # bytes taken (t3 head, t4 tail)
+    la      t6, raw_buf
+10: beq     t3, t4, 11f
+    bgeu    a3, t5, 11f
+    andi    t1, t4, RX_RING - 1
+    la      a0, rx_ring
+    add     a0, a0, t1
+    lbu     a0, 0(a0)
+    add     t1, t6, a3
+    sb      a0, 0(t1)
+    addi    t4, t4, 1
+    addi    a3, a3, 1
+    j       10b
+11: sd      t4, 8(t2)
+    la      t0, readers
+    ld      a0, RD_ID(t0)
+    mv      a1, t6
+    mv      a6, a3
+    li      a2, CONS_OK
+    call    sys_reply
+    call    pop_reader
+    j       1b
 9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
+
+# pop_reader — drop readers[0], shift the rest down.  Clobbers t0..t3.
+pop_reader:
+    la      t0, nreaders
+    ld      t1, 0(t0)
+    addi    t1, t1, -1
+    sd      t1, 0(t0)
+    li      t0, RD_SIZE
+    mul     t1, t1, t0          # bytes to move
+    la      t2, readers
+1:  beqz    t1, 2f
+    lbu     t3, RD_SIZE(t2)
+    sb      t3, 0(t2)
+    addi    t2, t2, 1
+    addi    t1, t1, -1
+    j       1b
+2:  ret
 
 # uart_write(a0 = bytes, a1 = length) — polled output.  Clobbers a0..a2, t0..t1.
 uart_write:
@@ -250,7 +300,8 @@ rx_tail:  .zero 8           # rx_head + 8: rx_drain and deliver rely on it
 last_cr:  .zero 8
 line_len: .zero 8
 nreaders: .zero 8
-readers:  .zero 16 * CONS_READERS
+readers:  .zero RD_SIZE * CONS_READERS
+raw_buf:  .zero RAW_MAX
 recv_buf: .zero RECV_BUF
 line:     .zero CONS_LINE_MAX
 rx_ring:  .zero RX_RING

@@ -4,6 +4,8 @@
 # cons_puts(a0 = NUL-terminated string) -> a0 status
 # cons_readline(a0 = buffer, a1 = capacity) -> a0 status, a1 line length
 #   (without the newline; the line is in the buffer, not NUL-terminated)
+# cons_read(a0 = buffer, a1 = capacity) -> a0 status, a1 length: raw bytes,
+#   at least one (waits for them), no echo
 # out_sink(a0, a1) = cons_write: tasks that link cons.S print through out.S.
 # All follow a restarted console (ipc_call).  Needs fmt.S (mem_copy).  Clobber a0..a7, t0..t6.
     .include "abi.inc"
@@ -62,19 +64,22 @@ cons_puts:
     addi    sp, sp, 16
     ret
 
-    .globl cons_readline
+    .globl cons_readline, cons_read
+cons_read:
+    li      a2, CONS_READ
+    j       1f
 cons_readline:
-    addi    sp, sp, -16
+    li      a2, CONS_READLINE
+1:  addi    sp, sp, -16
     sd      ra, 0(sp)
     mv      a6, a1
     mv      a1, a0
     la      a0, cons_id
-    li      a2, CONS_READLINE
     call    ipc_call
-    bnez    a0, 1f
+    bnez    a0, 2f
     mv      a0, a2              # the console's status
-    mv      a1, a3              # the line's length
-1:  ld      ra, 0(sp)
+    mv      a1, a3              # the length
+2:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
 
