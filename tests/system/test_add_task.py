@@ -45,4 +45,5 @@ def test_the_readme_recipe_adds_a_task(boot, tmp_path):
     assert "hello from my task\n" in r.out
     # (its greeting may land between a prompt and the echo of "ps")
     row = ps_rows(r.out)["hello"]
-    assert row[:3] == ["5", "hello", str(prio)] and row[3] == "recv-wait"
+    # It waits for notifications only (RECVMODE_NOTIFICATIONS_ONLY).
+    assert row[:3] == ["5", "hello", str(prio)] and row[3] == "notify-wait"
