@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "septum.toolchain.build_cli",
     "septum.hypervisor.bench_cli",
     "septum.hypervisor.boot_cli",
+    "septum.hypervisor.trace_cli",
 )
 
 DESCRIPTION = """\
