@@ -115,6 +115,17 @@ def test_timer_interrupts(out: Path, builder: str) -> None:
     assert_same(ours, theirs)
 
 
+def test_timer_interrupts_c(out: Path) -> None:
+    elf = peer.build_c_gcc("timer", out)
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    line = ("tick mcause=8000000000000007 mip.MTIP=0000000000000080 "
+            "mstatus=0000000000001880 after re-arm mip.MTIP=0000000000000000\r\n")
+    assert theirs.text == line * 5
+    assert theirs.returncode == 0
+    assert_same(ours, theirs)
+
+
 # ----- 5: Sv39 page faults ------------------------------------------------------------
 
 
