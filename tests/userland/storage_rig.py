@@ -5,6 +5,7 @@ disk on a host file; and a reader of the on-disk format in Python
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -21,16 +22,28 @@ HERE = Path(__file__).resolve().parent / "storage"
 SECTOR = 512
 BUDGET = 400_000_000
 
-# Protocol (userland/storage/proto.inc).
-OK, NOT_FOUND, FULL, BAD_REQUEST, IO_ERROR = range(5)
-PUT, GET, DEL, LIST = 1, 2, 3, 4
-MAX_KEYS = 32
 
-# On-disk format (userland/storage/log.inc).
-SB_MAGIC = 0x42535053
-REC_MAGIC = 0x43525053
-LOG_FIRST = 2
-REC_PUT, REC_DEL = 1, 2
+def read_equs(path: Path) -> dict[str, int]:
+    """The ``.equ NAME, NUMBER`` definitions of an include file (those
+    whose value is a plain number)."""
+    out = {}
+    for line in path.read_text().splitlines():
+        m = re.match(r"\s*\.equ\s+(\w+),\s*(0x[0-9a-fA-F]+|\d+)\s*(#.*)?$", line)
+        if m:
+            out[m.group(1)] = int(m.group(2), 0)
+    return out
+
+
+# The protocol (proto.inc) and the on-disk format (log.inc): written once,
+# in the server's includes.
+_PROTO = read_equs(STORAGE / "proto.inc")
+_FORMAT = read_equs(STORAGE / "log.inc")
+OK, NOT_FOUND, FULL, BAD_REQUEST, IO_ERROR = (
+    _PROTO[f"STORE_{n}"] for n in ("OK", "NOT_FOUND", "FULL", "BAD_REQUEST", "IO_ERROR"))
+PUT, GET, DEL, LIST = (_PROTO[f"STORE_OP_{n}"] for n in ("PUT", "GET", "DEL", "LIST"))
+MAX_KEYS = _PROTO["STORE_MAX_KEYS"]
+SB_MAGIC, REC_MAGIC, LOG_FIRST = _FORMAT["SB_MAGIC"], _FORMAT["REC_MAGIC"], _FORMAT["LOG_FIRST"]
+REC_PUT, REC_DEL = _FORMAT["REC_PUT"], _FORMAT["REC_DEL"]
 
 MANIFEST = """\
 [tasks.tsuper]

@@ -1,7 +1,8 @@
 # util.S — byte helpers and CRC-32 for the storage server (leaf functions,
 # standard calling convention, t-registers only).
 #
-#   mem_copy(a0 dst, a1 src, a2 n)        copies n bytes (no overlap)
+#   mem_copy(a0 dst, a1 src, a2 n) -> a0  copies n bytes (no overlap);
+#                                         a0 = dst + n
 #   mem_zero(a0 dst, a1 n)                zeroes n bytes
 #   mem_eq(a0 p, a1 q, a2 n) -> a0        1 if the n bytes are equal
 #   crc_init()                            fills the 256-entry table
