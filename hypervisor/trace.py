@@ -395,14 +395,24 @@ class TraceData:
                 yield TraceInsn(start, -1, -1, None, (mt & ~TRAP_FLAG, a))
                 i += 1
                 continue
-            # The next record bounds this block: another block (count by index)
-            # or a trap (cut at its epc: the trapping instruction did not retire).
-            stop_index = index[i + 1] if i + 1 < n else self.end
-            cut = addrs[i + 1] if i + 1 < n and meta[i + 1] & TRAP_FLAG else None
+            # The next block's index bounds this one (a budget may stop a
+            # block half-way); a trap whose epc lies inside the block cuts it
+            # there: the trapping instruction did not retire.  (A trap at
+            # another address -- a fetch fault at a jump's target -- leaves
+            # the block whole.)
+            j = i + 1
+            while j < n and meta[j] & TRAP_FLAG:
+                j += 1
+            stop_index = index[j] if j < n else self.end
             insns = decoded.get(a)
             if insns is None:
                 insns = dis.block(self.blocks.get(a, b""), a)
                 decoded[a] = insns
+            cut = None
+            if i + 1 < n and meta[i + 1] & TRAP_FLAG:
+                epc = addrs[i + 1]
+                if insns and a <= epc < insns[-1].address + insns[-1].size:
+                    cut = epc
             count = max(0, stop_index - start)
             priv, asid = mt & 3, mt >> 2
             for k, ins in enumerate(insns[:count]):
