@@ -423,13 +423,19 @@ class TraceData:
             i += 1
 
     def task_of(self, ti: TraceInsn) -> str | None:
-        """The task running ``ti``: by ASID, else by address range."""
+        """The task running ``ti``: by ASID in U-mode, else by address range."""
+        if ti.priv == 0:
+            by_asid = self.__dict__.get("_by_asid")
+            if by_asid is None:
+                by_asid = self.__dict__["_by_asid"] = {t.asid: t.name for t in self.tasks}
+            name = by_asid.get(ti.asid)
+            if name is not None:
+                return name
+        a = ti.address
         for t in self.tasks:
-            if ti.priv == 0 and t.asid == ti.asid:
-                return t.name
-        for t in self.tasks:
-            if any(lo <= ti.address < hi for lo, hi in t.ranges):
-                return t.name
+            for lo, hi in t.ranges:
+                if lo <= a < hi:
+                    return t.name
         return None
 
 

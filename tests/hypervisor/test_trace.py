@@ -142,7 +142,7 @@ def test_kernel_system_matches_naive_tracer(sys_run):
 
 def test_budget_cut_mid_block(fault_guest):
     # A budget that ends inside a block: exactly that many instructions.
-    for n in (1, 5, 9, 10, 11):
+    for n in (1, 9, 11):
         m, tr, pcs = _traced_run(fault_guest.elf, bios=False, max_insns=n)
         got = list(tr.data().instructions())
         assert len(got) == n == m.instret
