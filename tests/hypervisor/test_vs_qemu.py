@@ -54,8 +54,14 @@ FINISHER_WORDS = [
 ]
 
 
-@pytest.mark.parametrize("builder", ASM_BUILDERS)
-@pytest.mark.parametrize("word, status", FINISHER_WORDS, ids=lambda v: f"{v:#x}")
+#: Every word with Septum's assembler; a few with gcc (the finisher semantics
+#: do not depend on who built the image, the image's bytes do).
+HELLO_CASES = ([("septum-as", w, s) for w, s in FINISHER_WORDS]
+               + [("gcc", w, s) for w, s in FINISHER_WORDS if w in (0x5555, 0x2A_3333, 0xFFFF_3333)])
+
+
+@pytest.mark.parametrize("builder, word, status", HELLO_CASES,
+                         ids=[f"{b}-{w:#x}" for b, w, _ in HELLO_CASES])
 def test_hello_asm_finisher(out: Path, builder: str, word: int, status: int) -> None:
     elf = ASM_BUILDERS[builder]("hello", out, {"FINISH": word})
     theirs = peer.run_qemu(elf)
