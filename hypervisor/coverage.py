@@ -5,8 +5,8 @@
 decodes each distinct block once to find its instruction addresses, and maps
 them through the DWARF line tables of the images
 (:func:`septum.toolchain.elf.read_line_table`): a source line is *hit* when
-an instruction at one of its line-table rows ran, its count being the sum of
-its blocks' executions.  Results: :meth:`CoverageResult.lcov` (the lcov
+an instruction at one of its line-table rows ran, its count being the most
+executions of any of its rows (a pseudo-instruction has several).  Results: :meth:`CoverageResult.lcov` (the lcov
 ``.info`` tracefile: ``SF``/``DA``/``LF``/``LH`` records, readable by
 ``genhtml``), :meth:`CoverageResult.listing` (each source line with its count,
 ``#####`` for lines never run), and per-file percentages.
@@ -109,10 +109,12 @@ class CoverageResult:
 
     @classmethod
     def build(cls, executed: dict[int, int], lines: Iterable[LineEntry]) -> "CoverageResult":
+        # A line with several rows (a pseudo-instruction that expands to
+        # several instructions) ran as often as its most-run row.
         files: dict[str, dict[int, int]] = {}
         for e in lines:
             per = files.setdefault(e.file, {})
-            per[e.line] = per.get(e.line, 0) + executed.get(e.address, 0)
+            per[e.line] = max(per.get(e.line, 0), executed.get(e.address, 0))
         return cls(files)
 
     def merge(self, other: "CoverageResult") -> "CoverageResult":
