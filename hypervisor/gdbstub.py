@@ -186,7 +186,10 @@ class Connection:
         self.interrupted = False
 
     def _fill(self, timeout: float | None) -> bool:
-        ready, _, _ = select.select([self.sock], [], [], timeout)
+        try:
+            ready, _, _ = select.select([self.sock], [], [], timeout)
+        except (OSError, ValueError):
+            raise Disconnected() from None  # closed under us (GdbServer.close)
         if not ready:
             return False
         try:
@@ -282,7 +285,8 @@ class GdbServer:
     # ----- connections ---------------------------------------------------------
 
     def close(self) -> None:
-        """Stop listening and drop the client (safe from another thread)."""
+        """Stop listening and drop the client (safe from another thread): a
+        :meth:`serve` in progress returns at the end of the current slice."""
         self._closed = True
         if self.conn is not None:
             self.conn.close()
@@ -328,7 +332,7 @@ class GdbServer:
                     if final is not None:
                         return final
                     continue
-                r = self.m.run(until=lambda: self._accept(block=False)
+                r = self.m.run(until=lambda: self._closed or self._accept(block=False)
                                or bool(until is not None and until()))
                 if r.kind == "reset":
                     self.m.reset()
@@ -642,7 +646,8 @@ class GdbServer:
             code = (r.exit_code or 0) & 0xFF
             conn.send(f"W{code:02x}")
             return r
-        if r.kind == "hang" and not step and not conn.interrupted:
+        hit = self._bp_hit is not None or self._watch_hit is not None
+        if r.kind == "hang" and not step and not conn.interrupted and not hit:
             # Nothing can wake the hart: stay "running" until Ctrl-C.
             self.log(f"septum: {r.message}; waiting for Ctrl-C")
             while not conn.interrupted:

@@ -267,7 +267,9 @@ def test_attach_to_a_running_guest(tmp_path: Path) -> None:
     assert sym["spin"] <= int(vals[0], 16) <= sym["spin"] + 8, out
     assert stub.thread.is_alive()  # detached: the guest spins on
     stub.server.close()
-    stub.thread.join(TIMEOUT)
+    r = stub.finish()
+    assert r is not None and r.kind == "until"
+    assert stub.m.regs.a1 > int(vals[1])
 
 
 def test_sv39_virtual_memory_and_satp(tmp_path: Path) -> None:
@@ -334,6 +336,62 @@ def test_raw_protocol_replies(loop_elf: Path) -> None:
         assert _rsp(s, "c") == "W07"
     r = stub.finish()
     assert r is not None and r.kind == "poweroff" and r.exit_code == 7
+
+
+#: Sleeps with every interrupt disabled: the machine reports a hang.
+WFI_SRC = """
+    .globl _start
+_start:
+    wfi
+    j _start
+"""
+
+
+def test_ctrl_c_while_the_guest_sleeps_forever(tmp_path: Path) -> None:
+    elf = _build(tmp_path, "wfi", WFI_SRC)
+    stub = Stub(elf)
+    with socket.create_connection(("127.0.0.1", stub.server.port), timeout=TIMEOUT) as s:
+        s.sendall(b"$c#63")
+        deadline = time.monotonic() + TIMEOUT
+        while not any("waiting for Ctrl-C" in line for line in stub.logs):
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        s.sendall(b"\x03")
+        buf = b""
+        while b"#" not in buf.partition(b"$")[2]:
+            buf += s.recv(4096)
+        reply = buf.partition(b"$")[2].partition(b"#")[0].decode()
+        assert reply.startswith("T02thread:1;")
+        pc = int.from_bytes(bytes.fromhex(reply.split("20:")[1][:16]), "little")
+        assert stub.m.symbols["_start"] <= pc <= stub.m.symbols["_start"] + 6
+        s.sendall(b"$k#6b")  # kill has no reply
+    r = stub.finish()
+    assert r is not None and r.kind == "killed"
+
+
+def test_serve_parses_the_spec(loop_elf: Path) -> None:
+    from septum.hypervisor.gdbstub import serve
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    m = Machine(ram_size=16 << 20)
+    m.boot(bios="none", kernel=str(loop_elf))
+    result: list[StopReason] = []
+    t = threading.Thread(target=lambda: result.append(serve(m, f"tcp::{port}", True)),
+                         daemon=True)
+    t.start()
+    deadline = time.monotonic() + TIMEOUT
+    while True:
+        try:
+            s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
+            break
+        except ConnectionRefusedError:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    with s:
+        assert _rsp(s, "c") == "W07"
+    t.join(TIMEOUT)
+    assert result and result[0].kind == "poweroff" and result[0].exit_code == 7
 
 
 def test_target_xml_lists_core_csrs_and_priv() -> None:
