@@ -266,7 +266,6 @@ class Machine:
         self._bp_hit: int | None = None
         self._bp_skip: int | None = None
         self.regs = Regs(self.cpu)
-        self._boot_snapshot: Snapshot | None = None
         self.entry: int | None = None
         self.symbols: dict[str, int] = {}
 
@@ -637,13 +636,37 @@ class Machine:
         and no kernel) is where the stub jumps: an image loaded before."""
         from septum.hypervisor.loader import boot
         boot(self, bios=bios, kernel=kernel, entry=entry)
-        self._boot_snapshot = self.snapshot()
+        self._boot_args = (bios, kernel, entry)
+        # Images loaded by hand before boot() (load_binary/load_elf) are
+        # kept for reset(): the RAM pages holding anything at all.
+        self._boot_ram = None if kernel is not None or bios not in (None, "none") else \
+            bytes(self.cpu.uc.mem_read(memmap.DRAM_BASE, self.ram_size))
 
     def reset(self) -> None:
-        """Power-cycle to the state right after :meth:`boot` (finisher 0x7777)."""
-        if self._boot_snapshot is None:
+        """Power-cycle (finisher 0x7777): fresh RAM, devices and hart, then
+        boot again with the same firmware and kernel, as QEMU's reset does."""
+        if not hasattr(self, "_boot_args"):
             raise MachineError("the machine was never booted")
-        self.restore(self._boot_snapshot)
+        uc = self.cpu.uc
+        # Unmapping and mapping again gives zeroed RAM without a Python copy.
+        uc.mem_unmap(memmap.DRAM_BASE, self.ram_size)
+        uc.mem_map(memmap.DRAM_BASE, self.ram_size, UC_PROT_ALL)
+        uc.ctl_flush_tb()
+        if self._boot_ram is not None:
+            uc.mem_write(memmap.DRAM_BASE, self._boot_ram)
+        self.instret = self._ticks = self._frac = 0
+        self.uart_output.clear()
+        self._finish = None
+        self._bp_hit = self._bp_skip = None
+        for dev in self.devices:
+            dev.reset()
+        for reg in (CSR.MSTATUS, CSR.MIE, CSR.MEDELEG, CSR.MIDELEG, CSR.MTVEC, CSR.STVEC,
+                    CSR.SATP, CSR.MEPC, CSR.SEPC, CSR.MCAUSE, CSR.SCAUSE, CSR.MSCRATCH,
+                    CSR.SSCRATCH, CSR.MTVAL, CSR.STVAL, CSR.MCOUNTEREN, CSR.SCOUNTEREN):
+            self.cpu.csr_write(reg, 0)
+        bios, kernel, entry = self._boot_args
+        from septum.hypervisor.loader import boot
+        boot(self, bios=bios, kernel=kernel, entry=entry)
 
     # ----- snapshots --------------------------------------------------------------------
 

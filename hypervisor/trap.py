@@ -78,6 +78,21 @@ _OPCODE_SYSTEM = 0x73
 _F3_CSRRS, _F3_CSRRC, _F3_CSRRSI, _F3_CSRRCI = 2, 3, 6, 7
 
 
+# Plain-int copies of the constants the hot path uses (IntFlag arithmetic
+# costs microseconds per operation).
+_PRIV, _PC = rc.UC_RISCV_REG_PRIV, rc.UC_RISCV_REG_PC
+_MSTATUS, _MEDELEG, _MIDELEG = rc.UC_RISCV_REG_MSTATUS, rc.UC_RISCV_REG_MEDELEG, rc.UC_RISCV_REG_MIDELEG
+_MEPC, _MCAUSE, _MTVAL, _MTVEC = (rc.UC_RISCV_REG_MEPC, rc.UC_RISCV_REG_MCAUSE,
+                                  rc.UC_RISCV_REG_MTVAL, rc.UC_RISCV_REG_MTVEC)
+_SEPC, _SCAUSE, _STVAL, _STVEC = (rc.UC_RISCV_REG_SEPC, rc.UC_RISCV_REG_SCAUSE,
+                                  rc.UC_RISCV_REG_STVAL, rc.UC_RISCV_REG_STVEC)
+_M, _S = int(Priv.M), int(Priv.S)
+_SIE, _SPIE, _SPP = int(Mstatus.SIE), int(Mstatus.SPIE), int(Mstatus.SPP)
+_MIE, _MPIE, _MPP = int(Mstatus.MIE), int(Mstatus.MPIE), int(Mstatus.MPP)
+_CODE_MASK = ~CAUSE_INTERRUPT & ((1 << 64) - 1)
+_ECALL_CAUSE = {0: int(Exc.ECALL_U), 1: int(Exc.ECALL_S), 3: int(Exc.ECALL_M)}
+
+
 def is_compressed(halfword: int) -> bool:
     """True when an instruction starting with ``halfword`` is 16 bits long."""
     return halfword & 3 != 3
@@ -114,42 +129,43 @@ class TrapUnit:
     def take(self, cause: int, epc: int, tval: int) -> int:
         """Enter the trap handler for ``cause`` as from the current level.
         Returns the level the trap was taken to (1 S or 3 M)."""
+        # The hot path of every system call: plain ints, raw register access.
         cpu = self.cpu
         write, read = cpu.write, cpu.read
-        prev = cpu.priv
+        prev = read(_PRIV)
         # From here on the hart runs in M (as the trap will, or S after).
-        if prev != Priv.M:
-            write(rc.UC_RISCV_REG_PRIV, Priv.M)
-        interrupt = bool(cause & CAUSE_INTERRUPT)
-        code = cause & ~CAUSE_INTERRUPT
-        deleg = read(rc.UC_RISCV_REG_MIDELEG if interrupt else rc.UC_RISCV_REG_MEDELEG)
-        status = read(rc.UC_RISCV_REG_MSTATUS)
-        if prev != Priv.M and (deleg >> code) & 1:
-            target = Priv.S
-            write(rc.UC_RISCV_REG_SEPC, epc)
-            write(rc.UC_RISCV_REG_SCAUSE, cause)
-            write(rc.UC_RISCV_REG_STVAL, tval)
-            spie = Mstatus.SPIE if status & Mstatus.SIE else 0
-            spp = Mstatus.SPP if prev == Priv.S else 0
-            status = (status & ~(Mstatus.SPIE | Mstatus.SIE | Mstatus.SPP)) | spie | spp
-            tvec = read(rc.UC_RISCV_REG_STVEC)
+        if prev != _M:
+            write(_PRIV, _M)
+        interrupt = cause >> 63
+        code = cause & _CODE_MASK
+        deleg = read(_MIDELEG if interrupt else _MEDELEG)
+        status = read(_MSTATUS)
+        if prev != _M and (deleg >> code) & 1:
+            target = _S
+            write(_SEPC, epc)
+            write(_SCAUSE, cause)
+            write(_STVAL, tval)
+            spie = _SPIE if status & _SIE else 0
+            spp = _SPP if prev == _S else 0
+            status = (status & ~(_SPIE | _SIE | _SPP)) | spie | spp
+            tvec = read(_STVEC)
         else:
-            target = Priv.M
-            write(rc.UC_RISCV_REG_MEPC, epc)
-            write(rc.UC_RISCV_REG_MCAUSE, cause)
-            write(rc.UC_RISCV_REG_MTVAL, tval)
-            mpie = Mstatus.MPIE if status & Mstatus.MIE else 0
-            status = ((status & ~(Mstatus.MPIE | Mstatus.MIE | Mstatus.MPP))
-                      | mpie | (prev << MSTATUS_MPP_SHIFT))
-            tvec = read(rc.UC_RISCV_REG_MTVEC)
-        write(rc.UC_RISCV_REG_MSTATUS, status)
+            target = _M
+            write(_MEPC, epc)
+            write(_MCAUSE, cause)
+            write(_MTVAL, tval)
+            mpie = _MPIE if status & _MIE else 0
+            status = (status & ~(_MPIE | _MIE | _MPP)) | mpie | (prev << MSTATUS_MPP_SHIFT)
+            tvec = read(_MTVEC)
+        write(_MSTATUS, status)
         base = tvec & ~3
         if interrupt and tvec & 3 == 1:
             base += 4 * code
-        write(rc.UC_RISCV_REG_PC, base)
-        if target != Priv.M:
-            write(rc.UC_RISCV_REG_PRIV, target)
-        self.counts[cause] = self.counts.get(cause, 0) + 1
+        write(_PC, base)
+        if target != _M:
+            write(_PRIV, target)
+        counts = self.counts
+        counts[cause] = counts.get(cause, 0) + 1
         if self.on_trap is not None:
             self.on_trap(cause, epc, tval, target)
         return target
@@ -159,7 +175,7 @@ class TrapUnit:
     def hook_intr(self, uc: object, intno: int, user_data: object) -> None:
         """``UC_HOOK_INTR`` callback: a synchronous exception with pc + 4."""
         cpu = self.cpu
-        epc = cpu.pc - 4
+        epc = cpu.read(_PC) - 4
         self.slice_traps += 1
         if self.slice_traps > self.trap_limit:
             # Each trap entry is counted by no instruction hook: a handler
@@ -167,7 +183,7 @@ class TrapUnit:
             self.storm = True
             uc.emu_stop()  # type: ignore[attr-defined]
         if intno == UC_ECALL:
-            self.take(UC_ECALL + cpu.priv, epc, 0)
+            self.take(_ECALL_CAUSE[cpu.read(_PRIV)], epc, 0)
         elif intno == Exc.ILLEGAL_INSTRUCTION:
             bits = self.fetch_insn(epc)
             if bits is not None and self._emulate(epc, bits):
