@@ -245,6 +245,8 @@ def boot_command(args: argparse.Namespace) -> int:
     if args.max_insns is not None and args.max_insns <= 0:
         raise MachineError(f"--max-insns {args.max_insns}: must be positive")
     lines = read_script(args.script) if args.script is not None else None
+    if args.disk is not None and Path(args.disk).is_dir():
+        raise MachineError(f"--disk {args.disk}: is a directory")  # before a long build
     elf, _ = cached_build(args.manifest, fastpath=not args.no_fastpath)
     disk, temporary = _make_disk(args.disk)
     try:

@@ -87,13 +87,16 @@ def test_authority_and_buffer_attacks_are_refused(boot):
 
 
 def test_spinning_at_a_server_priority_does_not_starve_it(boot):
-    r = boot(["attack spin", "put k v", "get k", "ps", "crash attack", "ps", "poweroff"])
+    r = boot(["attack spin", "put k v", "get k", "ps", "crash attack", "attack peer", "ps",
+              "poweroff"])
     assert r.rc == 0
     assert "attack: spinning forever at priority 2" in r.after("attack spin")
     # Storage and the shell share the attacker's priority: round robin.
     assert r.after("get k") == "v\n"
     assert ps_rows(r.after("ps"))["attack"][3] == "ready"  # still spinning
-    assert ps_rows(r.after("ps", 2))["attack"][3] == "recv-wait"  # restarted, idle
+    # Restarted, it serves requests again.
+    assert r.after("attack peer").endswith("-> DENIED\n")
+    assert ps_rows(r.after("ps", 2))["attack"][4] == "1"
 
 
 def test_supervisor_gives_up_then_a_request_brings_it_back(boot):

@@ -1,10 +1,13 @@
-"""The console server: several READLINE and READ clients wait at once,
+"""The console server: several READLINE clients wait at once and are
 served in the order they asked, while the console goes on serving WRITEs;
-line editing; CR LF endings; raw reads."""
+line editing; CR LF endings; raw READs."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+
+from elftools.elf.elffile import ELFFile
 
 from septum.hypervisor.machine import Machine
 from septum.toolchain.build import build
@@ -12,37 +15,74 @@ from septum.toolchain.build import build
 TASKS = Path(__file__).parent / "tasks"
 
 
-def test_readers_are_served_in_turn(tmp_path):
-    res = build(TASKS / "readers.toml", tmp_path / "readers.elf")
-    m = Machine()
-    m.boot(bios=str(res.elf))
+class Board:
+    """A built test system on the board, with the console's reader count."""
 
-    def until(text: bytes):
-        stop = m.run(max_insns=20_000_000, until=lambda: text in m.uart_output)
-        assert stop.kind == "until", (stop, m.uart_output)
+    def __init__(self, tmp_path: Path, manifest: str) -> None:
+        res = build(TASKS / manifest, tmp_path / "console.elf")
+        with open(res.elf, "rb") as f:
+            syms = ELFFile(f).get_section_by_name(".symtab")
+            (sym,) = syms.get_symbol_by_name("nreaders")  # the console's only
+        self.nreaders = sym["st_value"]
+        self.m = Machine()
+        self.m.boot(bios=str(res.elf))
 
-    until(b"reader 3 ready\r\n")
+    def readers(self) -> int:
+        return int.from_bytes(self.m.read_phys(self.nreaders, 8), "little")
+
+    def until(self, cond) -> None:
+        stop = self.m.run(max_insns=20_000_000, until=cond)
+        assert stop.kind == "until", (stop, self.m.uart_output)
+
+    def type(self, data: bytes, waiting: int) -> None:
+        """Type ``data`` once ``waiting`` readers are queued."""
+        self.until(lambda: self.readers() == waiting)
+        self.m.uart_feed(data)
+
+    def expect(self, text: bytes) -> None:
+        self.until(lambda: text in self.m.uart_output)
+
+
+def test_readers_are_served_in_the_order_they_asked(tmp_path):
+    b = Board(tmp_path, "readers.toml")
     # Both readers wait in READLINE; their "ready" lines were WRITEs the
-    # console served meanwhile.  Lines go to the readers in the order they
-    # asked: reader 2 (index 2) asked first (same priority, lower index).
-    m.uart_feed(b"one\r\n")
-    until(b"reader 2 got one\r\n")
-    m.uart_feed(b"two\n")
-    until(b"reader 3 got two\r\n")
-    # Next in the queue: the raw reader (8-byte buffer): the bytes as typed,
-    # no echo; what is left goes to the next line reader.
-    m.uart_feed(b"abcdefghij")
-    until(b"raw got abcdefgh\r\n")
-    m.uart_feed(b"\r")
-    until(b"reader 2 got ij\r\n")
-    assert b"abcdefgh" not in m.uart_output.replace(b"raw got abcdefgh", b"")
-    # Editing: backspace (BS and DEL) erases; the echo shows "\b \b".
-    m.uart_feed(b"thrx\x08ee\x7f\x7fee\r")
-    until(b"reader 3 got three\r\n")
-    out = m.uart_output.decode()
-    assert "one\r\n" in out and "thrx\b \bee\b \b\b \bee\r\n" in out
-    m.uart_feed(b"Z")
-    until(b"raw got Z\r\n")
-    # An empty line is a line too (LF right after a CR only ends the CR's line).
-    m.uart_feed(b"\n\r")
-    until(b"reader 2 got \r\n")
+    # console served meanwhile (while the other reader was queued).
+    b.type(b"one\r\n", waiting=2)
+    b.expect(b" got one\r\n")
+    b.type(b"two\n", waiting=2)
+    b.expect(b" got two\r\n")
+    b.type(b"three\r", waiting=2)
+    b.expect(b" got three\r\n")
+    out = b.m.uart_output.decode()
+    assert "reader 2 ready\r\n" in out and "reader 3 ready\r\n" in out
+    who = {line: re.search(rf"reader (\d) got {line}\r\n", out).group(1)
+           for line in ("one", "two", "three")}
+    # The line went to the reader at the head of the queue, which then
+    # asked again behind the other: they alternate.
+    assert who["one"] != who["two"] and who["three"] == who["one"]
+    # Echo: what was typed, CR LF for each line end; LF after CR is one end.
+    assert out.count("one\r\n") == 2 and "three\r\n" in out
+
+
+def test_line_editing(tmp_path):
+    b = Board(tmp_path, "readers.toml")
+    # Backspace (BS and DEL) erases; the echo shows "\b \b"; other control
+    # characters are ignored; an empty line is a line.
+    b.type(b"thrx\x08ee\x7f\x7fe\x01e\r", waiting=2)
+    b.expect(b" got three\r\n")
+    assert b"thrx\b \bee\b \b\b \bee\r\n" in b.m.uart_output
+    b.type(b"\r", waiting=2)
+    b.expect(b" got \r\n")
+
+
+def test_raw_read_then_line(tmp_path):
+    b = Board(tmp_path, "mixed.toml")
+    # READ: the bytes there, at most the buffer's 8, without echo; the rest
+    # waits for the next read (a READLINE here: edited and echoed).
+    b.type(b"abcdefghij", waiting=1)
+    b.expect(b"raw got abcdefgh\r\n")
+    b.type(b"k\r", waiting=1)
+    b.expect(b"line got ijk\r\n")
+    out = bytes(b.m.uart_output)
+    assert out.count(b"abcdefgh") == 1  # no echo of the raw bytes
+    assert b"ijk\r\nline got" in out
