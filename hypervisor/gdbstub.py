@@ -57,7 +57,7 @@ import socket
 import sys
 from typing import Callable
 
-from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE
+from unicorn import UC_HOOK_CODE, UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE, UC_MEM_WRITE, UcError
 
 from septum.hypervisor.errors import MachineError
 from septum.hypervisor.machine import Machine, StopReason
@@ -397,7 +397,7 @@ class GdbServer:
                 conn.ack = False
                 return None
             conn.send(self._query(text))
-        except (ValueError, IndexError):
+        except (ValueError, IndexError, MachineError, UcError):
             conn.send(E_BAD)
         return None
 

@@ -297,7 +297,7 @@ def test_sv39_virtual_memory_and_satp(tmp_path: Path) -> None:
 # ----- the protocol directly ------------------------------------------------------------
 
 def _rsp(sock: socket.socket, payload: str) -> str:
-    data = payload.encode()
+    data = payload.encode("latin-1")
     sock.sendall(b"$" + data + b"#" + f"{sum(data) & 0xFF:02x}".encode())
     buf = b""
     while True:
@@ -324,6 +324,12 @@ def test_raw_protocol_replies(loop_elf: Path) -> None:
         assert _rsp(s, "m0,8") == "E14"
         assert _rsp(s, "M0,4:01020304") == "E14"
         assert _rsp(s, "p1ffff") == "E00"
+        # X: binary data with the RSP escapes ('}' then byte ^ 0x20).
+        other = stub.m.symbols["other"]
+        assert _rsp(s, f"X{other:x},4:}}\x03}}\x04}}]\x01") == "OK"
+        assert _rsp(s, f"m{other:x},4") == "23247d01"
+        assert _rsp(s, f"M{other:x},2:aabb") == "OK"
+        assert stub.m.read_phys(other, 4) == bytes((0xAA, 0xBB, 0x7D, 0x01))
         xml = _rsp(s, "qXfer:features:read:target.xml:0,3fff")
         assert xml[0] == "l" and xml[1:] == target_xml()
         # Z1 hardware breakpoint, then vCont continue: stop reply with hwbreak.
