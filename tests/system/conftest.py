@@ -30,14 +30,36 @@ class Run:
 
     def after(self, command: str, nth: int = 1) -> str:
         """What the system printed after the ``nth`` prompt with
-        ``command`` typed, up to the next prompt."""
-        marker = f"septum> {command}\n"
-        start = -1
-        for _ in range(nth):
-            start = self.out.index(marker, start + 1)
-        start += len(marker)
-        end = self.out.find("septum> ", start)
-        return self.out[start:] if end < 0 else self.out[start:end]
+        ``command`` typed, up to the next prompt.  Whole log lines of the
+        kernel or the supervisor that landed between a prompt and the
+        echo of the command (a timer went off) are passed over."""
+        seen = 0
+        for start in _prompts(self.out):
+            pos = start
+            while True:
+                if self.out.startswith(command + "\n", pos):
+                    seen += 1
+                    if seen == nth:
+                        begin = pos + len(command) + 1
+                        end = self.out.find("septum> ", begin)
+                        return self.out[begin:] if end < 0 else self.out[begin:end]
+                    break
+                if not self.out.startswith(LOGGERS, pos):
+                    break
+                pos = self.out.index("\n", pos) + 1
+        raise ValueError(f"no prompt #{nth} with {command!r} typed")
+
+
+#: Lines printed through the kernel's console, which may fall between a
+#: prompt and the echo of the line typed at it.
+LOGGERS = ("kernel: ", "supervisor: ")
+
+
+def _prompts(text: str):
+    i = text.find("septum> ")
+    while i >= 0:
+        yield i + len("septum> ")
+        i = text.find("septum> ", i + 1)
 
 
 @pytest.fixture(scope="session")
