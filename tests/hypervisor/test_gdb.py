@@ -308,6 +308,10 @@ def _rsp(sock: socket.socket, payload: str) -> str:
             return m.group(1).decode("latin-1")
 
 
+def _stop_pc(reply: str) -> int:
+    return int.from_bytes(bytes.fromhex(reply.split("20:")[1][:16]), "little")
+
+
 def test_raw_protocol_replies(loop_elf: Path) -> None:
     stub = Stub(loop_elf)
     with socket.create_connection(("127.0.0.1", stub.server.port), timeout=TIMEOUT) as s:
@@ -332,12 +336,25 @@ def test_raw_protocol_replies(loop_elf: Path) -> None:
         assert stub.m.read_phys(other, 4) == bytes((0xAA, 0xBB, 0x7D, 0x01))
         xml = _rsp(s, "qXfer:features:read:target.xml:0,3fff")
         assert xml[0] == "l" and xml[1:] == target_xml()
+        # A breakpoint set inside code that has already been translated
+        # (the loop body ran once) still hits, before its instruction runs.
+        sym = stub.m.symbols
+        assert _rsp(s, f"Z0,{sym['store']:x},4") == "OK"
+        reply = _rsp(s, "c")
+        assert reply.startswith("T05swbreak:;") and _stop_pc(reply) == sym["store"]
+        assert _rsp(s, f"z0,{sym['store']:x},4") == "OK"
+        assert _rsp(s, f"Z0,{sym['after_load']:x},2") == "OK"
+        reply = _rsp(s, "c")
+        assert _stop_pc(reply) == sym["after_load"]
+        assert _rsp(s, f"m{sym['counter']:x},8") == "0100000000000000"
+        assert _rsp(s, f"z0,{sym['after_load']:x},2") == "OK"
+        # s: exactly one instruction (after_load is a 2-byte c.addi).
+        assert _stop_pc(_rsp(s, "s")) == sym["store"]
         # Z1 hardware breakpoint, then vCont continue: stop reply with hwbreak.
         assert _rsp(s, "vCont?") == "vCont;c;C;s;S"
         assert _rsp(s, f"Z1,{stub.m.symbols['done']:x},4") == "OK"
         reply = _rsp(s, "vCont;c")
-        pc = int.from_bytes(bytes.fromhex(reply.split("20:")[1][:16]), "little")
-        assert reply.startswith("T05hwbreak:;") and pc == stub.m.symbols["done"]
+        assert reply.startswith("T05hwbreak:;") and _stop_pc(reply) == sym["done"]
         assert _rsp(s, f"z1,{stub.m.symbols['done']:x},4") == "OK"
         assert _rsp(s, "c") == "W07"
     r = stub.finish()
