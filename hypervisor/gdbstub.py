@@ -533,9 +533,9 @@ class GdbServer:
                 if addr not in self._bps:
                     hook = uc.hook_add(UC_HOOK_CODE, self._hook_bp, None, addr, addr)
                     self._bps[addr] = (hook, kind)
-                    # Translated code calls a code hook only if it covered
-                    # the instruction at translation time (measured: a
-                    # breakpoint inside an already translated block missed).
+                    # Drop translated code: measured in a GDB session, a
+                    # breakpoint set inside a block translated before it
+                    # (GDB's step over a watchpoint) was missed without this.
                     uc.ctl_flush_tb()
             elif addr in self._bps:
                 uc.hook_del(self._bps.pop(addr)[0])
@@ -548,8 +548,8 @@ class GdbServer:
                              Z_ACCESS: UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE}[kind]
                     self._watches[key] = uc.hook_add(types, self._hook_watch, kind,
                                                      addr, addr + key[2] - 1)
-                    # Likewise for memory hooks (measured: a new read hook
-                    # missed an already translated load).
+                    # Likewise (measured in a GDB session: a new read hook
+                    # missed a load in code translated before it).
                     uc.ctl_flush_tb()
             elif key in self._watches:
                 uc.hook_del(self._watches.pop(key))
