@@ -108,3 +108,12 @@ def test_supervisor_gives_up_then_a_request_brings_it_back(boot):
     assert r.after("attack peer") == \
         "shell: the attack task is not running (the supervisor gave up on it)\n"
     assert r.after("attack peer", 2).endswith("-> DENIED\n")
+
+
+def test_attacker_follows_a_restarted_console(boot):
+    # The attack task's console id is stale after the restart: its calls
+    # get the dead code, take the new generation and reach the new console,
+    # whose kernel still refuses the bad buffers.
+    r = boot(["crash console", "attack buffers", "poweroff"])
+    assert r.after("attack buffers").count("-> BAD_BUFFER\n") == 4
+    assert "DEAD" not in r.out

@@ -83,12 +83,11 @@ atk_buffers:
 1:  ld      a0, 0(s2)           # the description
     beqz    a0, done
     call    out_str
-    la      t0, cons_id
-    lwu     a0, 0(t0)
+    la      a0, cons_id         # (ipc_call: follows a restarted console)
     ld      a1, 8(s2)
     ld      a6, 16(s2)
     li      a2, CONS_WRITE
-    call    sys_call
+    call    ipc_call
     call    say_result
     addi    s2, s2, 24
     j       1b
@@ -104,12 +103,11 @@ atk_flood:
     li      s2, ATK_FLOOD_CALLS
     li      s3, 0               # answered
 1:  beqz    s2, 2f
-    la      t0, cons_id
-    lwu     a0, 0(t0)
+    la      a0, cons_id
     li      a1, 0
     li      a2, 0               # not an op: the console answers BAD_REQUEST
     li      a6, 0
-    call    sys_call
+    call    ipc_call
     bnez    a0, 3f
     addi    s3, s3, 1
 3:  addi    s2, s2, -1
