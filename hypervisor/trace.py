@@ -4,8 +4,9 @@ Capture (:class:`Tracer`)
 -------------------------
 One ``UC_HOOK_BLOCK`` callback, registered through ctypes straight with
 ``uc_hook_add`` (the Python binding's wrapper costs half the speed), appends
-three numbers per translated block to ``array``s: the block's address, the
-global index of its first instruction, and ``priv | asid << 2``.  No Python
+three numbers per translated block to ``array``s: the block's
+address, the global index of its first instruction, and the privilege level
+(in U-mode also ``asid << 2``).  No Python
 runs per instruction.  The global index is ``machine.instret`` plus Unicorn's
 per-slice instruction counter (cpu.py), so the number of instructions a block
 really executed is the difference between consecutive indices: this is exact
@@ -70,6 +71,10 @@ SATP_ASID_SHIFT = 44
 SATP_ASID_MASK = 0xFFFF
 PRIV_LETTER = {0: "U", 1: "S", 3: "M"}
 LETTER_PRIV = {v: k for k, v in PRIV_LETTER.items()}
+
+#: Bytes read past a new block (to the end of its page at most).
+EXTRA_BYTES = 64
+PAGE = 0x1000
 
 _BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
                              ctypes.c_void_p)
@@ -173,7 +178,9 @@ class Tracer:
         self.meta = array("I")
         #: address -> block bytes (the largest seen at that address).
         self.blocks: dict[int, bytes] = {}
-        self._size: dict[int, int] = {}
+        #: Block addresses decoded so far, and each block's size at first sight.
+        self._seen: set[int] = set()
+        self.sizes: dict[int, int] = {}
         #: global instruction index -> [(register number, value)] (detailed).
         self.writes: dict[int, list[tuple[int, int]]] = {}
         self._hooks: list[int] = []
@@ -195,18 +202,19 @@ class Tracer:
         satp = ctypes.c_uint64.from_address(env + soff)
         counter = ctypes.c_uint64.from_address(uc._uch.value + counter_offset())
         ap_a, ap_i, ap_m = self.addrs.append, self.index.append, self.meta.append
-        size_of = self._size.get
+        seen = self._seen
         new_block = self._new_block
 
         def on_block(_uc: int, address: int, size: int, _ud: int) -> None:
             # The counter holds the instructions begun before this block in
-            # the current slice; instret, those of the slices before.
-            idx = m.instret + counter.value
-            mt = priv.value | ((satp.value >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2
+            # the current slice; instret, those of the slices before.  The
+            # ASID matters (and is read) only in U-mode.
+            # (Three appends measured faster than one extend of a tuple.)
+            p = priv.value
             ap_a(address)
-            ap_i(idx)
-            ap_m(mt)
-            if size_of(address, 0) < size:
+            ap_i(m.instret + counter.value)
+            ap_m(p if p else ((satp.value >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2)
+            if address not in seen:
                 new_block(address, size)
 
         self._cb = _BLOCK_CB(on_block)
@@ -260,13 +268,23 @@ class Tracer:
         self._code_hook = True
 
     def _new_block(self, address: int, size: int) -> None:
+        # Read on to the end of the page (at most EXTRA_BYTES more): should
+        # the same address later start a longer block, its instructions are
+        # already decoded.
         m = self.m
-        try:
-            pa = m.trap.translate_fetch(address)  # type: ignore[attr-defined]
-            data = m.read_phys(pa, size) if pa is not None else b""  # type: ignore[attr-defined]
-        except SeptumError:
-            data = b""
-        self._size[address] = size
+        n = max(size, min(size + EXTRA_BYTES, PAGE - (address & (PAGE - 1))))
+        pa = m.trap.translate_fetch(address)  # type: ignore[attr-defined]
+        data = b""
+        for length in (n, size):
+            if pa is None:
+                break
+            try:
+                data = m.read_phys(pa, length)  # type: ignore[attr-defined]
+                break
+            except SeptumError:
+                continue
+        self._seen.add(address)
+        self.sizes[address] = size
         self.blocks[address] = data
 
     def stop(self) -> None:
@@ -287,9 +305,10 @@ class Tracer:
 
     def data(self) -> "TraceData":
         """The capture as a :class:`TraceData` (end = the machine's instret)."""
-        return TraceData(array("Q", self.addrs), array("Q", self.index), array("I", self.meta),
-                         dict(self.blocks), self.symbols, self.tasks,
-                         int(self.m.instret), dict(self.writes))  # type: ignore[attr-defined]
+        return TraceData(array("Q", self.addrs), array("Q", self.index),
+                         array("I", self.meta), dict(self.blocks),
+                         self.symbols, self.tasks, int(self.m.instret),  # type: ignore[attr-defined]
+                         dict(self.writes), dict(self.sizes))
 
     def save(self, path: str | Path) -> None:
         """Write the compact binary file."""
@@ -327,6 +346,8 @@ class TraceData:
     tasks: list[TaskInfo]
     end: int
     writes: dict[int, list[tuple[int, int]]] = field(default_factory=dict)
+    #: block address -> the block's byte size at first sight
+    sizes: dict[int, int] = field(default_factory=dict)
 
     def save(self, path: str | Path) -> None:
         """Write the compact file (see the module docstring)."""
@@ -337,6 +358,7 @@ class TraceData:
                         if s.section is not None and s.name and not s.name.startswith(("$", ".L"))],
             "tasks": [{"name": t.name, "asid": t.asid, "ranges": t.ranges} for t in self.tasks],
             "writes": [[k, v] for k, v in sorted(self.writes.items())],
+            "sizes": [[k, v] for k, v in self.sizes.items()],
         }).encode()
         with open(path, "wb") as f:
             f.write(MAGIC + struct.pack("<I", len(header)) + header)
@@ -380,7 +402,9 @@ class TraceData:
         tasks = [TaskInfo(t["name"], t["asid"], [tuple(r) for r in t["ranges"]])
                  for t in header["tasks"]]
         writes = {int(k): [tuple(x) for x in v] for k, v in header.get("writes", [])}
-        return cls(arrs[0], arrs[1], arrs[2], blocks, symbols, tasks, header["end"], writes)
+        sizes = {int(k): int(v) for k, v in header.get("sizes", [])}
+        return cls(arrs[0], arrs[1], arrs[2], blocks, symbols, tasks, header["end"], writes,
+                   sizes)
 
     def instructions(self, disasm: Disassembler | None = None) -> Iterator[TraceInsn]:
         """Every retired instruction and trap, in order."""
@@ -411,7 +435,9 @@ class TraceData:
             cut = None
             if i + 1 < n and meta[i + 1] & TRAP_FLAG:
                 epc = addrs[i + 1]
-                if insns and a <= epc < insns[-1].address + insns[-1].size:
+                # (A block QEMU could not translate past its first
+                # instruction -- illegal at its start -- has size 0.)
+                if epc == a or a <= epc < a + self.sizes.get(a, len(self.blocks.get(a, b""))):
                     cut = epc
             count = max(0, stop_index - start)
             priv, asid = mt & 3, mt >> 2
