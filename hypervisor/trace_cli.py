@@ -4,7 +4,7 @@
 Commands::
 
     septum trace show FILE [--from A] [--to A] [--symbol NAME] [--priv M|S|U]
-                           [--task NAME] [--window START:COUNT] [--elf IMAGE]
+                           [--task NAME] [--window START:COUNT] [--detailed]
     septum trace ipc FILE                  # a --trace-ipc JSON-lines file, for humans
     septum trace perfetto FILE -o OUT.json # the same as a Perfetto timeline
     septum coverage FILE.info [--listing] [--under DIR]
