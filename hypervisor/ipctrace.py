@@ -328,6 +328,12 @@ def validate_perfetto(doc: dict) -> None:
     if not isinstance(doc, dict) or not isinstance(doc.get("traceEvents"), list):
         raise TraceError("perfetto: no traceEvents list")
     flows: dict[int, list[str]] = {}
+    # Flow points bind to the slice enclosing them on their own thread.
+    slices: dict[tuple[int, int], list[tuple[float, float]]] = {}
+    for ev in doc["traceEvents"]:
+        if ev.get("ph") == "X":
+            slices.setdefault((ev.get("pid"), ev.get("tid")), []).append(
+                (ev.get("ts", 0), ev.get("ts", 0) + ev.get("dur", 0)))
     for i, ev in enumerate(doc["traceEvents"]):
         ph = ev.get("ph")
         if ph not in ("M", "X", "i", "s", "t", "f"):
@@ -355,3 +361,8 @@ def validate_perfetto(doc: dict) -> None:
             if seq and seq[-1] == "f":
                 raise TraceError(f"perfetto: event {i}: flow {ev['id']} continues after 'f'")
             seq.append(ph)
+            # (ts + dur is float arithmetic: allow a nanosecond.)
+            if not any(lo - 1e-3 <= ev["ts"] <= hi + 1e-3
+                       for lo, hi in slices.get((ev["pid"], ev["tid"]), ())):
+                raise TraceError(f"perfetto: event {i}: flow point at {ev['ts']} is inside "
+                                 "no slice of its thread")

@@ -105,6 +105,10 @@ def test_validate_rejects_bad_documents():
     with pytest.raises(TraceError):
         validate_perfetto({"traceEvents": [{"ph": "f", "pid": 1, "tid": 1, "name": "a",
                                             "ts": 0, "id": 1, "cat": "c"}]})
+    with pytest.raises(TraceError, match="inside no slice"):
+        validate_perfetto({"traceEvents": [
+            {"ph": "X", "pid": 1, "tid": 1, "name": "a", "ts": 0, "dur": 1},
+            {"ph": "s", "pid": 1, "tid": 1, "name": "m", "ts": 5, "id": 1, "cat": "c"}]})
 
 
 def test_cli_ipc_and_perfetto(pingpong, tmp_path, capsys):
