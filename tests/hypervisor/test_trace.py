@@ -214,3 +214,24 @@ def test_cli_show(fault_guest, tmp_path, capsys):
     assert cli.main(["trace", "show", str(bad)]) == 2
     err = capsys.readouterr().err
     assert "not a Septum trace file" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("mode", ["text", "detailed"])
+def test_run_option_text_modes(fault_guest, tmp_path, mode):
+    import argparse
+
+    from septum.hypervisor.trace_cli import add_observe_arguments, attach_observers
+
+    p = argparse.ArgumentParser()
+    add_observe_arguments(p)
+    out = tmp_path / "t.txt"
+    args = p.parse_args(["--trace", str(out), "--trace-mode", mode])
+    m = Machine(ram_size=16 << 20)
+    m.boot(bios="none", kernel=str(fault_guest.elf))
+    close = attach_observers(m, args, [fault_guest.elf])
+    m.run()
+    close()
+    lines = out.read_text().splitlines()
+    assert len([l for l in lines if "exception" not in l]) == m.instret - 2
+    li = next(l for l in lines if "addi a0, zero, 7" in l)
+    assert ("a0 0x0000000000000007" in li) == (mode == "detailed")
