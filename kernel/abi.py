@@ -20,7 +20,7 @@ from septum.toolchain.riscv import ABI_NAMES, Exc, Irq, Mip, Mstatus
 class Sys(IntEnum):
     """System call numbers (the value of ``a7`` at ``ecall``)."""
 
-    CALL = 0
+    CALL = 0  # kernel/trap.S dispatches on a7 == 0 for it
     RECV = 1
     REPLY = 2
     REPLY_RECV = 3
@@ -133,8 +133,20 @@ class Tcb(IntEnum):
     TBITS = 368  # notification bits the timer posts
     DESC = 376  # address of this task's static descriptor
     INDEX = 384
+    # Fast path only (kernel/fastpath.S; unused with --no-fastpath):
+    LASTSRV = 392  # TCB of a server this task may CALL on the fast path
+    PARTNER = 400  # TCB of a caller in REPLY_WAIT on this task, or itself
+    URGENT = 408  # other tasks as urgent as this one, | FPW_BLOCKING
+    FPW = 416  # scheduler's summary: READY tasks but the running one, | flags
     SIZE = 512
 
+
+#: Bits of ``Tcb.FPW`` above the task bits: some task waits in SEND_WAIT
+#: (anywhere); this task has notifications pending.  Either one sends a
+#: REPLY_RECV to the slow path.  Task bits are 0..MAX_TASKS-1.
+FPW_SENDER_BIT = 62
+FPW_NOTIFIED_BIT = 63
+assert Limits.MAX_TASKS <= FPW_SENDER_BIT and FPW_NOTIFIED_BIT == FPW_SENDER_BIT + 1
 
 #: log2(Tcb.SIZE): the kernel indexes its TCB array with a shift.
 TCB_SHIFT = 9
@@ -276,6 +288,8 @@ def constants() -> dict[str, int]:
     out["DEAD_BASE"] = DEAD_BASE
     out["CAUSE_EXIT"] = CAUSE_EXIT
     out["NOTIFY_FAULT_BIT"] = NOTIFY_FAULT_BIT
+    out["FPW_SENDER_BIT"] = FPW_SENDER_BIT
+    out["FPW_NOTIFIED_BIT"] = FPW_NOTIFIED_BIT
     return out
 
 

@@ -45,6 +45,9 @@ _start:
     addi    s3, s3, 1
     li      t0, TASK_COUNT
     bltu    s3, t0, 1b
+.if CONFIG_FASTPATH
+    call    fp_init
+.endif
     call    plic_init
     call    timer_start
     # Enter the scheduler as if returning from the last task: it scans from

@@ -2,17 +2,33 @@
 #
 # Entered from trap_entry before the full register save, with
 #   sp = the current task's TCB, sscratch = its user sp, sepc = the ecall,
-#   a0..a7 = its arguments, t0 = scratch (the user's t0 is in TF_T0),
+#   a0..a7 = its arguments, t0 = 0 (the user's t0 is in TF_T0),
 #   ra, gp, tp, s0-s11 = still the user's.
 # Each guard falls back to trap_save_all (the complete slow path) when the
 # case is not the common one.  The guards only read; state changes start at
 # the POINT OF NO RETURN.  The result must be exactly what the slow path
-# would produce (kernel/model.py is the judge); the ABI leaves t0-t6, and
-# a6-a7 after CALL, undefined, which is what makes the partial save legal.
+# would produce (kernel/model.py is the judge).  The ABI leaves t0-t6, and
+# a6-a7 after CALL, undefined: only what it preserves (ra sp gp tp s0-s11)
+# is saved and loaded, and every t register ends holding a kernel value or
+# the resumed task's own, never the other task's.
+#
 # Switching directly to the partner is legal only when the scheduler would
-# pick it: the current task is always the most urgent READY one, so
+# pick it; the running task is always a most urgent READY one, so
 #  - CALL: the server must be strictly more urgent than the caller;
 #  - REPLY_RECV: no other READY task may be as urgent as the caller.
+# Guards are cheap because the slow path keeps four hints per TCB:
+#  - TCB_LASTSRV: a server this task has CALLed that is granted to it and
+#    more urgent (both static), so "a0 == its id" is the whole check;
+#  - TCB_PARTNER: the caller last delivered to this task while it still
+#    waits for our reply (reset by every reply and every kill), else the
+#    task itself;
+#  - TCB_URGENT: the other tasks at least as urgent (static), plus the two
+#    FPW flag bits;
+#  - TCB_FPW: written by the scheduler (fp_summary) at every slow exit:
+#    the READY tasks other than the running one, a sender is queued
+#    somewhere, this task has notifications pending.  Neither fast path
+#    changes any of these (each swaps the running task with a task that
+#    was not READY), so the word stays exact until the next slow exit.
 # Assembled only with CONFIG_FASTPATH (septum build --no-fastpath drops it).
 
     .include "abi.inc"
@@ -21,193 +37,202 @@
 .if CONFIG_FASTPATH
     .text
 
+# SAVE_PRESERVED — the current task's (sp = its TCB) ra gp tp s0-s11.
+.macro SAVE_PRESERVED
+    sd      ra, TF_RA(sp)
+    sd      gp, TF_GP(sp)
+    sd      tp, TF_TP(sp)
+    sd      s0, TF_S0(sp)
+    sd      s1, TF_S1(sp)
+    sd      s2, TF_S2(sp)
+    sd      s3, TF_S3(sp)
+    sd      s4, TF_S4(sp)
+    sd      s5, TF_S5(sp)
+    sd      s6, TF_S6(sp)
+    sd      s7, TF_S7(sp)
+    sd      s8, TF_S8(sp)
+    sd      s9, TF_S9(sp)
+    sd      s10, TF_S10(sp)
+    sd      s11, TF_S11(sp)
+.endm
+
+# RESUME — enter the task whose TCB is t1 (sscratch already = t1) with
+# a0..a7 as they are; only what the ABI preserves is loaded.
+.macro RESUME
+    ld      t6, TCB_SATP(t1)
+    csrw    satp, t6                    # its own ASID: no sfence.vma
+    ld      t6, TF_PC(t1)
+    csrw    sepc, t6                    # sstatus: SPP = U, SPIE = 1 already
+    ld      ra, TF_RA(t1)
+    ld      gp, TF_GP(t1)
+    ld      tp, TF_TP(t1)
+    ld      s0, TF_S0(t1)
+    ld      s1, TF_S1(t1)
+    ld      s2, TF_S2(t1)
+    ld      s3, TF_S3(t1)
+    ld      s4, TF_S4(t1)
+    ld      s5, TF_S5(t1)
+    ld      s6, TF_S6(t1)
+    ld      s7, TF_S7(t1)
+    ld      s8, TF_S8(t1)
+    ld      s9, TF_S9(t1)
+    ld      s10, TF_S10(t1)
+    ld      s11, TF_S11(t1)
+    ld      sp, TF_SP(t1)
+    sret
+.endm
+
+# CALL (a7 = SYS_CALL = 0): a0 = server id, a2..a5 = words, a6 = 0.
     .globl fastpath_call
 fastpath_call:
     bnez    a6, fp_slow                 # guard: no bulk data
-    srli    t1, a0, 32
-    bnez    t1, fp_slow                 # guard: a clean 32-bit id
-    li      t1, ID_INDEX_MASK
-    and     t1, a0, t1                  # t1 = server index
-    li      t2, TASK_COUNT
-    bgeu    t1, t2, fp_slow             # guard: the task exists
-    ld      t2, TCB_DESC(sp)
-    ld      t2, DESC_CALLS(t2)
-    srl     t2, t2, t1
-    andi    t2, t2, 1
-    beqz    t2, fp_slow                 # guard: the manifest grants the call
-    slli    t3, t1, TCB_SHIFT
-    la      t2, tcbs
-    add     t3, t3, t2                  # t3 = server TCB
-    ld      t2, TCB_ID(t3)
-    bne     t2, a0, fp_slow             # guard: current generation
-    ld      t2, TCB_STATE(t3)
-    li      t4, TS_RECV_WAIT
-    bne     t2, t4, fp_slow             # guard: the server waits in an open RECV
-    ld      t2, TCB_PRIO(t3)
-    ld      t4, TCB_PRIO(sp)
-    bgeu    t2, t4, fp_slow             # guard: the server is more urgent
+    ld      t1, TCB_LASTSRV(sp)         # t1 = server TCB (granted, more urgent)
+    ld      t2, TCB_ID(t1)
+    bne     t2, a0, fp_slow             # guard: a0 names it, current generation
+    ld      t3, TCB_STATE(t1)
+    addi    t3, t3, -TS_RECV_WAIT
+    bnez    t3, fp_slow                 # guard: it waits in an open RECV
     # ============================================================
     # ==                 POINT OF NO RETURN                     ==
     # ==  from here on the call is delivered; nothing may fail  ==
     # ============================================================
-    sd      ra, TF_RA(sp)
-    sd      gp, TF_GP(sp)
-    sd      tp, TF_TP(sp)
-    sd      s0, TF_S0(sp)
-    sd      s1, TF_S1(sp)
-    sd      s2, TF_S2(sp)
-    sd      s3, TF_S3(sp)
-    sd      s4, TF_S4(sp)
-    sd      s5, TF_S5(sp)
-    sd      s6, TF_S6(sp)
-    sd      s7, TF_S7(sp)
-    sd      s8, TF_S8(sp)
-    sd      s9, TF_S9(sp)
-    sd      s10, TF_S10(sp)
-    sd      s11, TF_S11(sp)
-    csrr    t2, sscratch
-    sd      t2, TF_SP(sp)
-    csrr    t2, sepc
-    addi    t2, t2, 4                   # resume after the ecall
-    sd      t2, TF_PC(sp)
-    li      t2, TS_REPLY_WAIT
-    sd      t2, TCB_STATE(sp)
-    sd      t1, TCB_WAIT(sp)
-    sd      a1, TCB_BUF(sp)
-    sd      zero, TCB_BUFLEN(sp)
-    sd      zero, TCB_STATE(t3)         # the server: READY, with the message
+    SAVE_PRESERVED
+    csrrw   t5, sscratch, t1            # the caller's sp out, the server's TCB in
+    sd      t5, TF_SP(sp)
+    csrr    t6, sepc
+    addi    t6, t6, 4                   # resume after the ecall
+    sd      t6, TF_PC(sp)
+    li      t5, TS_REPLY_WAIT
+    sd      t5, TCB_STATE(sp)
+    ld      t4, TCB_INDEX(t1)
+    sd      t4, TCB_WAIT(sp)
+    sd      zero, TCB_BUFLEN(sp)        # no buffer (TCB_BUF is then never read)
+    sd      zero, TCB_STATE(t1)         # the server: READY, with the message
+    sd      sp, TCB_PARTNER(t1)         # ... and may answer with the fast path
     li      a0, RECV_MESSAGE
-    ld      a1, TCB_ID(sp)              # sender id; a2..a5 are the words
-    li      a6, 0                       # bytes copied
-    li      a7, 0                       # the caller's buffer length
-    li      t5, 0                       # t5, t6 still hold the caller's values
-    li      t6, 0
-    j       fp_switch
+    ld      a1, TCB_ID(sp)              # sender id; a2..a5 are the words;
+    RESUME                              # a6 = 0 copied, a7 = 0 its length
 
+# REPLY_RECV: a0 = caller id, a1/a6 = receive buffer, a2..a5 = words.
     .globl fastpath_reply_recv
 fastpath_reply_recv:
-    beqz    a6, 5f                      # guard: the receive buffer, if any, is
-    ld      t1, TCB_DESC(sp)            # inside one writable region (as check_buf;
-    ld      t2, DESC_NREGIONS(t1)       # none fits: the slow path reports it)
-    ld      t1, DESC_REGIONS(t1)
-6:  beqz    t2, fp_slow
-    ld      t4, REGION_PERM(t1)
-    andi    t4, t4, PERM_W
-    beqz    t4, 7f
-    ld      t4, REGION_BASE(t1)
-    ld      t5, REGION_SIZE(t1)
-    bltu    a1, t4, 7f
-    bgtu    a6, t5, 7f
-    sub     t6, a1, t4
-    sub     t5, t5, a6
-    bleu    t6, t5, 5f
-7:  addi    t1, t1, REGION_ENTRY_SIZE
-    addi    t2, t2, -1
-    j       6b
-5:  srli    t1, a0, 32
-    bnez    t1, fp_slow                 # guard: a clean 32-bit id
-    li      t1, ID_INDEX_MASK
-    and     t1, a0, t1
-    li      t2, TASK_COUNT
-    bgeu    t1, t2, fp_slow             # guard: the task exists
-    slli    t3, t1, TCB_SHIFT
-    la      t2, tcbs
-    add     t3, t3, t2                  # t3 = caller TCB
-    ld      t2, TCB_ID(t3)
-    bne     t2, a0, fp_slow             # guard: current generation
-    ld      t2, TCB_STATE(t3)
-    li      t4, TS_REPLY_WAIT
-    bne     t2, t4, fp_slow             # guard: it waits for a reply ...
-    ld      t2, TCB_WAIT(t3)
-    ld      t4, TCB_INDEX(sp)
-    bne     t2, t4, fp_slow             # ... from us
-    ld      t2, TCB_NOTIF(sp)
-    bnez    t2, fp_slow                 # guard: no notification to deliver
-    # guard: no sender waits on us, and the caller will be the only READY
-    # task of its priority or better
-    ld      t5, TCB_PRIO(t3)
-    la      t6, tcbs
-    li      t1, TASK_COUNT << TCB_SHIFT
-    add     t1, t1, t6
-1:  bgeu    t6, t1, 4f
-    beq     t6, t3, 3f
-    ld      t2, TCB_STATE(t6)
-    bnez    t2, 2f
-    beq     t6, sp, 3f
-    ld      t2, TCB_PRIO(t6)
-    bleu    t2, t5, fp_slow             # a READY task as urgent as the caller
-    j       3f
-2:  addi    t2, t2, -TS_SEND_WAIT
-    bnez    t2, 3f
-    ld      t2, TCB_WAIT(t6)
-    beq     t2, t4, fp_slow             # a sender is queued on us
-3:  addi    t6, t6, TCB_SIZE
-    j       1b
-4:
+    bnez    a6, fp_rr_buffer            # guard: the buffer, if any, is writable
+fp_rr_checked:
+    ld      t1, TCB_PARTNER(sp)         # t1 = caller TCB, if one waits on us
+    beq     t1, sp, fp_slow
+    ld      t2, TCB_ID(t1)
+    bne     t2, a0, fp_slow             # guard: a0 names it, current generation
+    ld      t3, TCB_FPW(sp)
+    ld      t4, TCB_URGENT(t1)
+    and     t3, t3, t4
+    bnez    t3, fp_slow                 # guard: no other READY task as urgent as
+                                        # the caller, no queued sender, no
+                                        # notification pending for us
     # ============================================================
     # ==                 POINT OF NO RETURN                     ==
     # ==  the reply is delivered and we block in an open RECV   ==
     # ============================================================
-    sd      ra, TF_RA(sp)
-    sd      gp, TF_GP(sp)
-    sd      tp, TF_TP(sp)
-    sd      s0, TF_S0(sp)
-    sd      s1, TF_S1(sp)
-    sd      s2, TF_S2(sp)
-    sd      s3, TF_S3(sp)
-    sd      s4, TF_S4(sp)
-    sd      s5, TF_S5(sp)
-    sd      s6, TF_S6(sp)
-    sd      s7, TF_S7(sp)
-    sd      s8, TF_S8(sp)
-    sd      s9, TF_S9(sp)
-    sd      s10, TF_S10(sp)
-    sd      s11, TF_S11(sp)
-    csrr    t2, sscratch
-    sd      t2, TF_SP(sp)
-    csrr    t2, sepc
-    addi    t2, t2, 4
-    sd      t2, TF_PC(sp)
-    li      t2, TS_RECV_WAIT
-    sd      t2, TCB_STATE(sp)
+    SAVE_PRESERVED
+    csrrw   t5, sscratch, t1            # our sp out, the caller's TCB in
+    sd      t5, TF_SP(sp)
+    csrr    t6, sepc
+    addi    t6, t6, 4
+    sd      t6, TF_PC(sp)
+    li      t5, TS_RECV_WAIT
+    sd      t5, TCB_STATE(sp)
     sd      a1, TCB_BUF(sp)
     sd      a6, TCB_BUFLEN(sp)
-    sd      zero, TCB_STATE(t3)         # the caller: READY with the reply
+    sd      sp, TCB_PARTNER(sp)         # replied: nobody waits on us now
+    sd      zero, TCB_STATE(t1)         # the caller: READY with the reply
     li      a0, ERR_OK
     li      a1, 0                       # no bulk data copied
-    li      a6, 0
+    li      a6, 0                       # a6, a7: undefined, but none of ours
     li      a7, 0
-    # fall through
+    RESUME
 
-# fp_switch — resume task t3 with a0..a7 as they are: restore what the
-# ABI preserves.  t0-t6 then hold only kernel scratch values (both paths
-# above overwrite or clear every temporary that held the other task's data).
-fp_switch:
-    la      t2, cur_tcb
-    sd      t3, 0(t2)
-    ld      t2, TCB_SATP(t3)
-    csrw    satp, t2                    # its own ASID: no sfence.vma
-    ld      t2, TF_PC(t3)
-    csrw    sepc, t2                    # sstatus: SPP = U, SPIE = 1 already
-    csrw    sscratch, t3
-    ld      ra, TF_RA(t3)
-    ld      sp, TF_SP(t3)
-    ld      gp, TF_GP(t3)
-    ld      tp, TF_TP(t3)
-    ld      s0, TF_S0(t3)
-    ld      s1, TF_S1(t3)
-    ld      s2, TF_S2(t3)
-    ld      s3, TF_S3(t3)
-    ld      s4, TF_S4(t3)
-    ld      s5, TF_S5(t3)
-    ld      s6, TF_S6(t3)
-    ld      s7, TF_S7(t3)
-    ld      s8, TF_S8(t3)
-    ld      s9, TF_S9(t3)
-    ld      s10, TF_S10(t3)
-    ld      s11, TF_S11(t3)
-    sret
+# The receive buffer must lie inside one writable region (as check_buf;
+# none fits: the slow path reports it).
+fp_rr_buffer:
+    ld      t1, TCB_DESC(sp)
+    ld      t2, DESC_NREGIONS(t1)
+    ld      t1, DESC_REGIONS(t1)
+1:  beqz    t2, fp_slow
+    ld      t4, REGION_PERM(t1)
+    andi    t4, t4, PERM_W
+    beqz    t4, 2f
+    ld      t4, REGION_BASE(t1)
+    ld      t5, REGION_SIZE(t1)
+    bltu    a1, t4, 2f
+    bgtu    a6, t5, 2f
+    sub     t6, a1, t4
+    sub     t5, t5, a6
+    bleu    t6, t5, fp_rr_checked
+2:  addi    t1, t1, REGION_ENTRY_SIZE
+    addi    t2, t2, -1
+    j       1b
 
 fp_slow:
     j       trap_save_all
+
+# fp_summary — called by the scheduler before it resumes task a0: store in
+# every TCB the word TCB_FPW (see above).  Clobbers t0-t6.
+    .globl fp_summary
+fp_summary:
+    la      t0, tcbs
+    li      t1, TASK_COUNT << TCB_SHIFT
+    add     t1, t1, t0                  # end of the TCB array
+    li      t2, 0                       # the summary
+    li      t3, 1                       # bit of the task at t4
+    mv      t4, t0
+1:  ld      t5, TCB_STATE(t4)
+    bnez    t5, 2f
+    or      t2, t2, t3                  # READY
+    j       3f
+2:  addi    t5, t5, -TS_SEND_WAIT
+    bnez    t5, 3f
+    li      t5, 1
+    slli    t5, t5, FPW_SENDER_BIT
+    or      t2, t2, t5                  # a sender is queued
+3:  slli    t3, t3, 1
+    addi    t4, t4, TCB_SIZE
+    bltu    t4, t1, 1b
+    ld      t3, TCB_INDEX(a0)
+    li      t4, 1
+    sll     t4, t4, t3
+    xor     t2, t2, t4                  # a0 is READY: drop it
+4:  ld      t5, TCB_NOTIF(t0)
+    snez    t5, t5
+    slli    t5, t5, FPW_NOTIFIED_BIT
+    or      t5, t5, t2
+    sd      t5, TCB_FPW(t0)
+    addi    t0, t0, TCB_SIZE
+    bltu    t0, t1, 4b
+    ret
+
+# fp_init — at boot, after every task_init: TCB_URGENT of each task = the
+# other tasks whose priority number is not greater, and both FPW flags.
+# Priorities never change (a restart reloads the same one).
+# Clobbers a0, t0-t6.
+    .globl fp_init
+fp_init:
+    la      t0, tcbs
+    li      t1, TASK_COUNT << TCB_SHIFT
+    add     t1, t1, t0
+    mv      t2, t0                      # the task being filled in
+1:  ld      t3, TCB_PRIO(t2)
+    li      t4, 3
+    slli    t4, t4, FPW_SENDER_BIT      # FPW_SENDER_BIT and FPW_NOTIFIED_BIT
+    li      t5, 1                       # bit of the task at t6
+    mv      t6, t0
+2:  beq     t6, t2, 3f
+    ld      a0, TCB_PRIO(t6)
+    bgtu    a0, t3, 3f
+    or      t4, t4, t5
+3:  slli    t5, t5, 1
+    addi    t6, t6, TCB_SIZE
+    bltu    t6, t1, 2b
+    sd      t4, TCB_URGENT(t2)
+    addi    t2, t2, TCB_SIZE
+    bltu    t2, t1, 1b
+    ret
 .endif

@@ -71,6 +71,9 @@ ipc_deliver:
     mv      t0, t1              # copy min(sender's, receiver's) bytes
 1:  sd      t0, TF_A6(a1)
     sd      zero, TCB_STATE(a1) # TS_READY
+.if CONFIG_FASTPATH
+    sd      a0, TCB_PARTNER(a1) # the fast path may reply to it
+.endif
     li      t1, TS_REPLY_WAIT
     sd      t1, TCB_STATE(a0)
     mv      a2, t0
@@ -119,6 +122,9 @@ reply_do:
     sd      t0, TF_A5(a0)
     sd      zero, TF_A0(a0)     # ERR_OK
     sd      zero, TCB_STATE(a0) # TS_READY
+.if CONFIG_FASTPATH
+    sd      a1, TCB_PARTNER(a1) # none left for the fast path (safe if another waits)
+.endif
     ld      t0, TCB_BUFLEN(a0)
     bleu    a3, t0, 1f
     mv      a3, t0
@@ -181,6 +187,13 @@ sys_call:
     ld      t0, TCB_ID(s1)
     mv      t1, s1
     bne     a0, t0, sys_dead_t1
+.if CONFIG_FASTPATH
+    ld      t0, TCB_PRIO(s1)    # granted and more urgent: the fast path may
+    ld      t1, TCB_PRIO(s0)    # take the next call to this server
+    bgeu    t0, t1, 1f
+    sd      s1, TCB_LASTSRV(s0)
+1:
+.endif
     mv      a0, s0
     mv      a2, a6
     li      a3, PERM_R | PERM_W

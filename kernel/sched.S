@@ -26,6 +26,7 @@ schedule:
     ld      t1, 0(t0)           # current TCB
     ld      t2, TCB_INDEX(t1)
     li      t3, TASK_COUNT
+    la      a7, tcbs
     li      a2, 0               # best TCB (0: none yet)
     li      a3, 8               # best priority, worse than any real one
     li      a4, 1
@@ -33,7 +34,6 @@ schedule:
     bltu    a5, t3, 2f
     sub     a5, a5, t3
 2:  slli    a6, a5, TCB_SHIFT
-    la      a7, tcbs
     add     a6, a6, a7
     ld      t4, TCB_STATE(a6)
     bnez    t4, 3f              # TS_READY == 0
@@ -51,6 +51,9 @@ schedule:
     mv      a2, t1              # the current task keeps the CPU
 4:  beqz    a2, idle
     mv      a0, a2
+.if CONFIG_FASTPATH
+    call    fp_summary          # what the fast path's guards need to know
+.endif
     j       task_return
 
 # idle — nothing is READY: wait for an interrupt with SIE clear (wfi still

@@ -80,6 +80,10 @@ task_init:
     sd      zero, TCB_BUFLEN(s1)
     sd      zero, TCB_DEADLINE(s1)
     sd      zero, TCB_TBITS(s1)
+.if CONFIG_FASTPATH
+    sd      s1, TCB_LASTSRV(s1) # no fast-path hints yet (itself: never taken)
+    sd      s1, TCB_PARTNER(s1)
+.endif
     ld      ra, 0(sp)
     ld      s1, 8(sp)
     addi    sp, sp, 16
@@ -151,6 +155,12 @@ task_kill:
     slli    a4, a4, TCB_SHIFT
     add     a4, a4, a3
 1:  bgeu    a3, a4, 3f
+.if CONFIG_FASTPATH
+    ld      t0, TCB_PARTNER(a3) # a server's fast-path caller dies: forget it
+    bne     t0, a0, 5f
+    sd      a3, TCB_PARTNER(a3)
+5:
+.endif
     ld      t0, TCB_STATE(a3)
     addi    t0, t0, -TS_SEND_WAIT
     li      t1, TS_REPLY_WAIT - TS_SEND_WAIT

@@ -26,9 +26,8 @@ trap_entry:
     sd      t0, TF_T0(sp)       # t0 is the only scratch the check needs
     csrr    t0, scause
     addi    t0, t0, -CAUSE_ECALL_U
-    bnez    t0, 1f
-    addi    t0, a7, -SYS_CALL
-    beqz    t0, fastpath_call
+    bnez    t0, 1f              # not an ecall: every register matters
+    beqz    a7, fastpath_call   # SYS_CALL is 0
     addi    t0, a7, -SYS_REPLY_RECV
     beqz    t0, fastpath_reply_recv
 1:  ld      t0, TF_T0(sp)
@@ -72,6 +71,8 @@ trap_save_all:
     sd      t0, TF_SP(sp)       # the user's sp, parked in sscratch above
     csrr    t0, sepc
     sd      t0, TF_PC(sp)
+    la      t0, cur_tcb         # the scheduler's "current": the task that
+    sd      sp, 0(t0)           # trapped (the fast path switches silently)
     csrw    sscratch, zero      # now in the kernel
     mv      s0, sp
     la      sp, kstack_top
@@ -137,8 +138,6 @@ kernel_trap:
 # space's ASID is never reused), restores every register, sret.
     .globl task_return
 task_return:
-    la      t0, cur_tcb
-    sd      a0, 0(t0)
     ld      t0, TCB_SATP(a0)
     csrw    satp, t0
     ld      t0, TF_PC(a0)
