@@ -66,6 +66,8 @@ MAGIC = b"SPTRACE1"
 VERSION = 1
 #: Meta bit of a trap record (low bits: the cause).
 TRAP_FLAG = 1 << 31
+#: Cause field of the marker record a snapshot restore (reset) leaves.
+RESTORE_MARK = 0x7FFF_FFFF
 #: satp.ASID field (Sv39: bits 59:44).
 SATP_ASID_SHIFT = 44
 SATP_ASID_MASK = 0xFFFF
@@ -186,6 +188,9 @@ class Tracer:
         self._hooks: list[int] = []
         self._cb: object = None
         self._prev_on_trap: Callable[[int, int, int, int], None] | None = None
+        self._offset: Callable[[], int] = lambda: 0
+        self._end: int | None = None
+        self._wrapped: dict[str, Callable[..., object]] = {}
 
     # -- hooks
 
@@ -204,6 +209,9 @@ class Tracer:
         ap_a, ap_i, ap_m = self.addrs.append, self.index.append, self.meta.append
         seen = self._seen
         new_block = self._new_block
+        # Added to instret so that indices keep growing across a snapshot
+        # restore (reset, reboot, test fixtures), which moves instret back.
+        off = 0
 
         def on_block(_uc: int, address: int, size: int, _ud: int) -> None:
             # The counter holds the instructions begun before this block in
@@ -212,7 +220,7 @@ class Tracer:
             # (Three appends measured faster than one extend of a tuple.)
             p = priv.value
             ap_a(address)
-            ap_i(m.instret + counter.value)
+            ap_i(m.instret + counter.value + off)
             ap_m(p if p else ((satp.value >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2)
             if address not in seen:
                 new_block(address, size)
@@ -233,7 +241,7 @@ class Tracer:
             # Inside a slice the counter already includes the trapping
             # instruction; after one (ebreak, access faults: delivered by the
             # run loop) instret does.
-            idx = m.instret + counter.value - 1 if m._in_slice else m.instret - 1
+            idx = (m.instret + counter.value - 1 if m._in_slice else m.instret - 1) + off
             ap_a(epc)
             ap_i(max(idx, 0))
             ap_m(TRAP_FLAG | (cause & 0x7FFF_FFFF))
@@ -242,6 +250,33 @@ class Tracer:
 
         self._on_trap = on_trap
         trap.on_trap = on_trap
+        depth = 0
+
+        def wrap(original: Callable[..., object]) -> Callable[..., object]:
+            def traced(*args: object, **kw: object) -> object:
+                nonlocal off, depth
+                if depth:  # reset() may itself call restore()
+                    return original(*args, **kw)
+                now = m.instret + off
+                depth += 1
+                try:
+                    result = original(*args, **kw)
+                finally:
+                    depth -= 1
+                off = now - m.instret
+                ap_a(0)
+                ap_i(now)
+                ap_m(TRAP_FLAG | RESTORE_MARK)
+                return result
+            return traced
+
+        # Instance attributes shadow the methods; stop() removes them.
+        self._wrapped = {}
+        for name in ("restore", "reset"):
+            fn = wrap(getattr(m, name))
+            setattr(m, name, fn)
+            self._wrapped[name] = fn
+        self._offset = lambda: off
         if self.detailed:
             self._start_detailed(uc, counter)
         return self
@@ -252,9 +287,10 @@ class Tracer:
         last = [0] * 32
         m = self.m
         writes = self.writes
+        offset = self._offset
 
         def on_code(uc_: object, address: int, size: int, ud: object) -> None:
-            now = m.instret + counter.value - 1  # type: ignore[attr-defined]
+            now = m.instret + counter.value - 1 + offset()  # type: ignore[attr-defined]
             changed = []
             for i in range(1, 32):
                 v = read(ids[i])
@@ -300,14 +336,19 @@ class Tracer:
         trap = self.m.trap  # type: ignore[attr-defined]
         if trap.on_trap is self._on_trap:
             trap.on_trap = self._prev_on_trap
+        for name, fn in self._wrapped.items():
+            if self.m.__dict__.get(name) is fn:
+                delattr(self.m, name)
+        self._end = int(self.m.instret) + self._offset()  # type: ignore[attr-defined]
 
     # -- results
 
     def data(self) -> "TraceData":
         """The capture as a :class:`TraceData` (end = the machine's instret)."""
         return TraceData(array("Q", self.addrs), array("Q", self.index),
-                         array("I", self.meta), dict(self.blocks),
-                         self.symbols, self.tasks, int(self.m.instret),  # type: ignore[attr-defined]
+                         array("I", self.meta), dict(self.blocks), self.symbols, self.tasks,
+                         self._end if not self._hooks and self._end is not None
+                         else int(self.m.instret) + self._offset(),  # type: ignore[attr-defined]
                          dict(self.writes), dict(self.sizes))
 
     def save(self, path: str | Path) -> None:
@@ -419,6 +460,8 @@ class TraceData:
                 yield TraceInsn(start, -1, -1, None, (mt & ~TRAP_FLAG, a))
                 i += 1
                 continue
+            # (A restore marker ends the block before it like a trap at
+            # another address: by index.)
             # The next block's index bounds this one (a budget may stop a
             # block half-way); a trap whose epc lies inside the block cuts it
             # there: the trapping instruction did not retire.  (A trap at
@@ -472,6 +515,8 @@ def format_insn(ti: TraceInsn, detailed: bool = False) -> str:
     """One spike-style commit-log line (or an exception line)."""
     if ti.trap is not None:
         cause, epc = ti.trap
+        if cause == RESTORE_MARK:
+            return "core   0: snapshot restored (reset)"
         try:
             name = Exc(cause).name.lower()
         except ValueError:

@@ -235,3 +235,24 @@ def test_run_option_text_modes(fault_guest, tmp_path, mode):
     assert len([l for l in lines if "exception" not in l]) == m.instret - 2
     li = next(l for l in lines if "addi a0, zero, 7" in l)
     assert ("a0 0x0000000000000007" in li) == (mode == "detailed")
+
+
+def test_trace_across_reset(fault_guest):
+    m = Machine(ram_size=16 << 20)
+    m.boot(bios="none", kernel=str(fault_guest.elf))
+    tr = Tracer(m, load_symbols([fault_guest.elf])).start()
+    m.run()
+    first = m.instret
+    m.reset()
+    m.run()
+    tr.stop()
+    assert "restore" not in m.__dict__ and "reset" not in m.__dict__  # wrappers gone
+    seq = list(tr.data().instructions())
+    marks = [i for i, t in enumerate(seq) if t.trap is not None and "snapshot" in format_insn(t)]
+    assert len(marks) == 1
+    before, after = seq[:marks[0]], seq[marks[0] + 1:]
+    # The same program twice: the same lines, indices still increasing.
+    assert [format_insn(t) for t in before] == [format_insn(t) for t in after]
+    assert len(before) == first
+    idx = [t.index for t in seq if t.trap is None]
+    assert idx == sorted(idx) and len(set(idx)) == len(idx)
