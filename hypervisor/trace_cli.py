@@ -146,7 +146,8 @@ def add_observe_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--perfetto", default=None, metavar="FILE",
                    help="IPC timeline as Chrome trace-event JSON (ui.perfetto.dev)")
     g.add_argument("--log-mmio", nargs="?", const="-", default=None, metavar="FILE",
-                   help="log every device access (to FILE, default stderr)")
+                   help="log every device access (to FILE, default stderr; write "
+                        "--log-mmio=FILE when a positional argument follows)")
     g.add_argument("--coverage", default=None, metavar="FILE.info",
                    help="source-line coverage as an lcov tracefile")
 
