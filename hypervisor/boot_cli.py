@@ -1,8 +1,6 @@
 """``septum boot``: build (cached) and boot the Septum system, shell on the terminal.
 
-The default system is :data:`DEFAULT_MANIFEST` (``userland/septum.toml``:
-``userland/system.toml`` still holds the kernel's two-task demo, which the
-kernel's tests pin).  The built ELF is cached under the user's cache
+The default system is :data:`DEFAULT_MANIFEST` (``userland/system.toml``).  The built ELF is cached under the user's cache
 directory (``$SEPTUM_CACHE_DIR``, else ``$XDG_CACHE_HOME/septum``, else
 ``~/.cache/septum``), keyed by a hash of every source the build reads (the
 manifest, the tasks' sources and what they include, the kernel, the
@@ -33,7 +31,7 @@ from septum.hypervisor.errors import MachineError
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The system ``septum boot`` runs when no --manifest is given.
-DEFAULT_MANIFEST = ROOT / "userland" / "septum.toml"
+DEFAULT_MANIFEST = ROOT / "userland" / "system.toml"
 #: The shell's prompt: a script line is typed only after it appears.
 PROMPT = b"septum> "
 #: Size of the fresh disk image made when --disk names no existing file.

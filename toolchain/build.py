@@ -119,9 +119,12 @@ class _Work:
     def assemble_unit(self, name: str, sources: list[Path], localize: bool) -> Path:
         """Assemble ``sources`` into one relocatable object ``name.o``."""
         objs = []
+        # Every source folder of the unit is on the include path, in source
+        # order, as for Septum's assembler (_septum_task).
+        dirs = [f"-I{d}" for d in dict.fromkeys(str(s.parent) for s in sources)]
         for i, src in enumerate(sources):
             obj = self.dir / f"{name}.{i}.o"
-            _run([_tool("as"), *ASFLAGS, "-I", str(self.inc), "-I", str(src.parent),
+            _run([_tool("as"), *ASFLAGS, "-I", str(self.inc), *dirs,
                   "-o", str(obj), str(src)], f"assembling {src}")
             objs.append(str(obj))
         out = self.dir / f"{name}.o"
@@ -334,7 +337,8 @@ def _septum_task(w: _Work, t: Task, base: int, slot: int, mpath: Path) -> tuple[
     """Assemble a task with Septum's assembler: code and read-only data at
     ``base``, writable sections from the next page on (the GNU layout)."""
     from septum.toolchain import assemble
-    inc = (str(w.inc), *(str(p) for p in {s.parent for s in t.sources}))
+    # Source folders in source order (a set would make the search order vary).
+    inc = (str(w.inc), *dict.fromkeys(str(s.parent) for s in t.sources))
     first = assemble(t.sources, base=base, layout={".text": base}, include_dirs=inc)
     code = [s for s in first.loadable() if not _writable(s)]
     text_end = max((s.end for s in code), default=base)

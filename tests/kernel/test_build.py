@@ -79,10 +79,10 @@ def test_unknown_backend(tmp_path):
 def test_image_has_symbols_and_a_line_table(tmp_path):
     from septum.toolchain.elf import read_line_table, read_symbols
 
-    res = build(TASKS.parent.parent.parent / "userland" / "system.toml", tmp_path / "s.elf")
+    res = build(TASKS / "demo.toml", tmp_path / "s.elf")
     lines = {e.address: e for e in read_line_table(res.elf)}
     for addr, file in ((0x8000_0000, "firmware/entry.S"), (Layout.KERNEL_BASE, "kernel/entry.S"),
-                       (res.task("init").entry, "userland/init.S")):
+                       (res.task("init").entry, "tasks/demo_init.S")):
         assert lines[addr].file.endswith(file), (hex(addr), lines[addr])
     names = {s.name for s in read_symbols(res.elf)}
     assert {"trap_entry", "task_descs", "tcbs", "fastpath_call"} <= names

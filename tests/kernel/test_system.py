@@ -1,11 +1,11 @@
-"""The bundled userland/system.toml through the real CLI, on QEMU and the board."""
+"""The kernel's two-task demo (tasks/demo.toml) through the real CLI, on QEMU and the board."""
 
 from __future__ import annotations
 
 from septum.hypervisor.cli import main
 from septum.hypervisor.machine import Machine
 
-from .conftest import BANNER, run_qemu
+from .conftest import BANNER, TASKS, run_qemu
 
 EXPECTED = """\
 Septum microkernel: 0x2 tasks
@@ -25,9 +25,9 @@ init: giving up, powering off
 """
 
 
-def test_bundled_system_builds_and_runs(tmp_path, capsys):
+def test_demo_system_builds_and_runs(tmp_path, capsys):
     out = tmp_path / "system.elf"
-    assert main(["build", "-o", str(out)]) == 0
+    assert main(["build", str(TASKS / "demo.toml"), "-o", str(out)]) == 0
     listing = capsys.readouterr().out
     assert "entry 0x80000000, 2 tasks" in listing
     qemu = run_qemu(out, full=True)
