@@ -27,9 +27,9 @@ What this module adds to the Unicorn binding (DESIGN.md §3):
   :func:`_locate_env`, offset :data:`CTX_MIP` in the saved context, verified
   at start-up); a writable-bit CSR write afterwards makes QEMU re-evaluate
   pending interrupts, which it then takes natively with the spec's
-  priorities.  This works from inside MMIO callbacks, so a device lowering
-  its line (a ``mtimecmp`` write, a PLIC claim) takes effect before the
-  guest's next instruction.
+  priorities.  :meth:`Cpu.clear_mip_bits` works from inside MMIO callbacks,
+  so a device lowering its line (a ``mtimecmp`` write, a PLIC claim) takes
+  effect before the guest's next instruction.
 * **The faulting address.**  QEMU keeps what hardware writes to ``xtval`` in
   ``env->badaddr``, bytes :data:`CTX_BADADDR` of the saved context in Unicorn
   2.1.4 (tests/hypervisor/test_trap.py pins it with a real page fault).
@@ -330,6 +330,11 @@ class Cpu:
         # A write of the writable bits (unchanged) runs QEMU's update_mip,
         # which raises CPU_INTERRUPT_HARD when any bit is pending.
         self.csr_write(CSR.MIP, word.value & MIP_WRITABLE_BITS)
+
+    def clear_mip_bits(self, bits: int) -> None:
+        """Clear ``bits`` of ``env->mip`` in place (safe inside callbacks;
+        nothing to re-evaluate: fewer pending bits never start a trap)."""
+        self._mip.value &= ~bits
 
     def _check_layout(self) -> None:
         """Fail loudly if the context layout is not the one measured."""

@@ -409,13 +409,23 @@ class Machine:
     # ----- device callbacks ---------------------------------------------------------
 
     def _on_irq(self, bit: int, level: bool) -> None:
-        # Straight into the hart's mip, even from an MMIO callback: a lowered
-        # line (mtimecmp written, PLIC claim) must not leave a stale pending
-        # bit for the next instruction to take (cpu.Cpu.set_mip_bits).
+        # A lowered line (mtimecmp written, PLIC claim) leaves the hart's mip
+        # at once, even from inside an MMIO callback: no stale pending bit
+        # may be taken by the next instruction.  A raised line reaches mip
+        # at the next slice boundary: taking it mid-slice would depend on
+        # where QEMU's chain of translated blocks happens to exit, which
+        # changes under tracing hooks — boundaries keep runs reproducible.
         mask = _MIP_BIT[bit]
-        new = (self._mip_dev | mask) if level else (self._mip_dev & ~mask)
+        old = self._mip_dev
+        new = (old | mask) if level else (old & ~mask)
         self._mip_dev = new
-        self.cpu.set_mip_bits(new, _DEVICE_MIP_MASK)
+        if old & ~new:
+            self.cpu.clear_mip_bits(old & ~new)
+        if new & ~old:
+            if self._in_slice:
+                self._mip_dirty = True
+            else:
+                self.cpu.set_mip_bits(new, _DEVICE_MIP_MASK)
 
     def _on_tx(self, byte: int) -> None:
         self.uart_output.append(byte)

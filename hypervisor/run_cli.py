@@ -92,6 +92,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("-nographic", action="store_true", help="accepted for QEMU compatibility")
     p.add_argument("-M", "-machine", dest="machine", default="virt",
                    help="accepted for QEMU compatibility: only 'virt'")
+    from septum.hypervisor.gdbstub import add_gdb_arguments
+
+    add_gdb_arguments(p)
     p.set_defaults(func=run_command)
 
 
@@ -118,11 +121,17 @@ def run_command(args: argparse.Namespace) -> int:
             m.boot(bios="none", kernel=args.image)
         else:
             m.boot(bios=args.bios or "none", kernel=args.kernel)
+        gdb = getattr(args, "gdb", None)
         with Console(m) as console:
             while True:
-                reason = m.run(max_insns=None if args.max_insns is None
-                               else args.max_insns - m.instret,
-                               until=console.poll if console.interactive else None)
+                until = console.poll if console.interactive else None
+                if gdb:
+                    from septum.hypervisor.gdbstub import serve
+
+                    reason = serve(m, gdb, args.gdb_wait, until=until)
+                else:
+                    reason = m.run(max_insns=None if args.max_insns is None
+                                   else args.max_insns - m.instret, until=until)
                 if reason.kind == "reset":
                     m.reset()
                     continue
@@ -138,6 +147,9 @@ def _exit_status(reason: object) -> int:
     kind = reason.kind  # type: ignore[attr-defined]
     if kind == "poweroff":
         return int(reason.exit_code) & 0xFF  # type: ignore[attr-defined]
+    if kind in ("killed", "until"):
+        # GDB's kill, Ctrl-A X: QEMU exits 0.
+        return 0
     if kind == "budget":
         print(f"septum: instruction budget exhausted ({reason.message})", file=sys.stderr)  # type: ignore[attr-defined]
         return EXIT_BUDGET
