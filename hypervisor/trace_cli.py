@@ -86,9 +86,17 @@ def _show(args: argparse.Namespace) -> int:
     data = TraceData.load(args.file)
     window = parse_window(args.window) if args.window else None
     out = sys.stdout
-    for ti in filter_insns(data, data.instructions(), lo=args.lo, hi=args.hi,
-                           symbol=args.symbol, priv=args.priv, task=args.task, window=window):
-        out.write(format_insn(ti, args.detailed) + "\n")
+    try:
+        for ti in filter_insns(data, data.instructions(), lo=args.lo, hi=args.hi,
+                               symbol=args.symbol, priv=args.priv, task=args.task,
+                               window=window):
+            out.write(format_insn(ti, args.detailed) + "\n")
+        out.flush()
+    except BrokenPipeError:
+        # The reader (head, less) is gone: not an error for a listing.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return 0
 
 
