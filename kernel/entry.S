@@ -16,7 +16,11 @@
 _start:
     la      sp, kstack_top
     csrw    sscratch, zero      # in the kernel
+.if CONFIG_FASTPATH
+    la      t0, fastpath_entry  # CALL and REPLY_RECV are tried first
+.else
     la      t0, trap_entry
+.endif
     csrw    stvec, t0           # direct mode
     csrw    sie, zero
     la      a0, msg_banner

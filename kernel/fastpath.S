@@ -1,6 +1,8 @@
 # fastpath.S — IPC fast path: CALL and REPLY_RECV with register messages.
 #
-# Entered from trap_entry before the full register save, with
+# fastpath_entry is stvec: it sends every trap but an ecall of CALL or
+# REPLY_RECV to trap.S (trap_save_all) at the cost of one saved register.
+# The two calls are entered with
 #   sp = the current task's TCB, sscratch = its user sp, sepc = the ecall,
 #   a0..a7 = its arguments, t0 = 0 (the user's t0 is in TF_T0),
 #   ra, gp, tp, s0-s11 = still the user's.
@@ -82,6 +84,23 @@
     sret
 .endm
 
+# fastpath_entry — stvec.  As trap_entry, then the dispatch: in this file,
+# so that its branches reach their targets directly.
+    .balign 4
+    .globl fastpath_entry
+fastpath_entry:
+    csrrw   sp, sscratch, sp
+    beqz    sp, kernel_trap             # sscratch was 0: the trap came from S-mode
+    sd      t0, TF_T0(sp)               # t0 is the only scratch the check needs
+    csrr    t0, scause
+    addi    t0, t0, -CAUSE_ECALL_U
+    bnez    t0, 1f                      # not an ecall: every register matters
+    beqz    a7, fastpath_call           # SYS_CALL is 0
+    addi    t0, a7, -SYS_REPLY_RECV
+    beqz    t0, fastpath_reply_recv
+1:  ld      t0, TF_T0(sp)
+    j       trap_save_all
+
 # CALL (a7 = SYS_CALL = 0): a0 = server id, a2..a5 = words, a6 = 0.
     .globl fastpath_call
 fastpath_call:
@@ -113,11 +132,10 @@ fastpath_call:
     ld      a1, TCB_ID(sp)              # sender id; a2..a5 are the words;
     RESUME                              # a6 = 0 copied, a7 = 0 its length
 
-# REPLY_RECV: a0 = caller id, a1/a6 = receive buffer, a2..a5 = words.
-    .globl fastpath_reply_recv
-fastpath_reply_recv:
-    bnez    a6, fp_rr_buffer            # guard: the buffer, if any, is writable
-fp_rr_checked:
+# REPLY_RECV_FAST buffer — the rest of REPLY_RECV once the receive buffer
+# is known good: buffer = 0 when there is none (a6 = 0: nothing to clear,
+# and TCB_BUF is never read while TCB_BUFLEN is 0), 1 when there is one.
+.macro REPLY_RECV_FAST buffer
     ld      t1, TCB_PARTNER(sp)         # t1 = caller TCB, if one waits on us
     beq     t1, sp, fp_slow
     ld      t2, TCB_ID(t1)
@@ -140,15 +158,26 @@ fp_rr_checked:
     sd      t6, TF_PC(sp)
     li      t5, TS_RECV_WAIT
     sd      t5, TCB_STATE(sp)
+.if \buffer
     sd      a1, TCB_BUF(sp)
+.endif
     sd      a6, TCB_BUFLEN(sp)
     sd      sp, TCB_PARTNER(sp)         # replied: nobody waits on us now
     sd      zero, TCB_STATE(t1)         # the caller: READY with the reply
     li      a0, ERR_OK
     li      a1, 0                       # no bulk data copied
+.if \buffer
     li      a6, 0                       # a6, a7: undefined, but none of ours
+.endif
     li      a7, 0
     RESUME
+.endm
+
+# REPLY_RECV: a0 = caller id, a1/a6 = receive buffer, a2..a5 = words.
+    .globl fastpath_reply_recv
+fastpath_reply_recv:
+    bnez    a6, fp_rr_buffer            # guard: the buffer, if any, is writable
+    REPLY_RECV_FAST 0
 
 # The receive buffer must lie inside one writable region (as check_buf;
 # none fits: the slow path reports it).
@@ -166,10 +195,11 @@ fp_rr_buffer:
     bgtu    a6, t5, 2f
     sub     t6, a1, t4
     sub     t5, t5, a6
-    bleu    t6, t5, fp_rr_checked
+    bleu    t6, t5, 3f
 2:  addi    t1, t1, REGION_ENTRY_SIZE
     addi    t2, t2, -1
     j       1b
+3:  REPLY_RECV_FAST 1
 
 fp_slow:
     j       trap_save_all

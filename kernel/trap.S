@@ -13,7 +13,9 @@
     .text
     .balign 4
 
-# trap_entry — stvec.  Entered by the hart on any trap from U-mode.
+# trap_entry — stvec (with CONFIG_FASTPATH: fastpath_entry, which comes
+# here for everything but CALL and REPLY_RECV).  Entered by the hart on any
+# trap from U-mode.
 # State on entry: sp = user sp, sscratch = current TCB, scause/sepc/stval set.
 # Leaves: every user register saved; s0 = current TCB; sp = kernel stack;
 # dispatches on scause.  Never returns (tasks resume through task_return).
@@ -21,17 +23,6 @@
 trap_entry:
     csrrw   sp, sscratch, sp
     beqz    sp, kernel_trap     # sscratch was 0: the trap came from S-mode
-.if CONFIG_FASTPATH
-    # CALL and REPLY_RECV try the fast path before anything else is saved.
-    sd      t0, TF_T0(sp)       # t0 is the only scratch the check needs
-    csrr    t0, scause
-    addi    t0, t0, -CAUSE_ECALL_U
-    bnez    t0, 1f              # not an ecall: every register matters
-    beqz    a7, fastpath_call   # SYS_CALL is 0
-    addi    t0, a7, -SYS_REPLY_RECV
-    beqz    t0, fastpath_reply_recv
-1:  ld      t0, TF_T0(sp)
-.endif
 # trap_save_all — the slow path: save every register.  The fast path's
 # guards jump here when one fails (sp = TCB, sscratch = user sp, all user
 # registers but t0-t6 intact: the ABI lets a system call clobber those).
@@ -112,6 +103,7 @@ trap_fault:
     call    task_fault
     j       sched_return
 
+    .globl kernel_trap
 # kernel_trap — a trap taken in S-mode: a kernel bug.  Report and power off.
 kernel_trap:
     csrrw   sp, sscratch, sp    # back to the kernel stack; sscratch = 0
