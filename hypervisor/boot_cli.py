@@ -74,6 +74,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    help="stop after N guest instructions")
     p.add_argument("--no-fastpath", action="store_true",
                    help="a kernel without its IPC fast path")
+    from septum.hypervisor.trace_cli import add_observe_arguments
+
+    add_observe_arguments(p)
     p.set_defaults(func=boot_command)
 
 
@@ -239,6 +242,7 @@ def _make_disk(path: str | None) -> tuple[str, bool]:
 def boot_command(args: argparse.Namespace) -> int:
     """Body of ``septum boot``; returns the exit status."""
     from septum.hypervisor.machine import Machine
+    from septum.hypervisor.trace_cli import attach_observers
 
     if args.max_insns is not None and args.max_insns <= 0:
         raise MachineError(f"--max-insns {args.max_insns}: must be positive")
@@ -249,12 +253,15 @@ def boot_command(args: argparse.Namespace) -> int:
     disk, temporary = _make_disk(args.disk)
     try:
         m = Machine(ram_size=RAM_SIZE, disk=disk)
+        close_observers = lambda: None  # noqa: E731
         try:
             m.boot(bios=str(elf))
+            close_observers = attach_observers(m, args, [elf])
             if lines is not None:
                 return _run_script(m, lines, args.max_insns)
             return _run_interactive(m, args.max_insns)
         finally:
+            close_observers()
             m.close()
     finally:
         if temporary:

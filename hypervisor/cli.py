@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Sequence
 
@@ -83,6 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SeptumError as exc:
         print(f"septum: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader went away (``septum trace show ... | head``): not an
+        # error.  Point stdout at /dev/null so the interpreter's final flush
+        # does not complain either.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except OSError as exc:
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
         print(f"septum: error: {where}{exc.strerror or exc}", file=sys.stderr)
