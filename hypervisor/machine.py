@@ -72,6 +72,7 @@ from unicorn import (
     UcError,
 )
 from unicorn import riscv_const as rc
+from unicorn.unicorn_py3.unicorn import uclib
 
 from septum.hypervisor import memmap, sv39
 from septum.hypervisor.cpu import NO_UNTIL, Cpu, reg_id
@@ -108,6 +109,7 @@ _ERR_ACCESS_CAUSE = {
 }
 
 PAGE = 0x1000
+_HOOK_INTR_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 #: Start of the PLIC's per-context threshold and claim/complete registers.
 PLIC_CONTEXT_BASE = 0x200000
 
@@ -248,7 +250,25 @@ class Machine:
 
         # The trap unit and the hooks that feed it.
         self.trap = TrapUnit(self.cpu, self._read_phys_or_none, lambda: self.clint.mtime)
-        uc.hook_add(UC_HOOK_INTR, self.trap.hook_intr)
+        # The trap unit's hook is registered through the C API directly:
+        # the binding's wrapper adds a Python frame and a try block to every
+        # system call's round trip.
+        hook_intr = self.trap.hook_intr
+        self._hook_error: BaseException | None = None
+
+        def on_intr(handle: int, intno: int, user: object) -> None:
+            try:
+                hook_intr(uc, intno, None)
+            except BaseException as exc:  # a host bug: stop, re-raise after the slice
+                self._hook_error = exc
+                uc.emu_stop()
+
+        self._intr_cb = _HOOK_INTR_CFUNC(on_intr)
+        hh = ctypes.c_size_t()
+        if uclib.uc_hook_add(uc._uch, ctypes.byref(hh), UC_HOOK_INTR,
+                             ctypes.cast(self._intr_cb, ctypes.c_void_p), None,
+                             ctypes.c_uint64(1), ctypes.c_uint64(0)):
+            raise MachineError("cannot install the trap unit's hook")
         self._unmapped: tuple[int, int] | None = None
         uc.hook_add(UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
                     | UC_HOOK_MEM_FETCH_UNMAPPED, self._hook_unmapped)
@@ -529,6 +549,9 @@ class Machine:
                 err = exc
             finally:
                 self._in_slice = False
+            if self._hook_error is not None:
+                exc, self._hook_error = self._hook_error, None
+                raise exc
             c = cpu.counter
             executed = n if c > n else c
             if self._bp_hit is not None and c <= n:
@@ -545,8 +568,8 @@ class Machine:
             if self.trap.storm or stalled > STALL_LIMIT:
                 self.trap.storm = False
                 return StopReason("hang", pc=cpu.pc, message=(
-                    f"trap storm: {self.trap.slice_traps} trap entries in a slice of {n} "
-                    f"instructions (a trap handler that faults itself?), at pc {cpu.pc:#x}"))
+                    f"trap storm at pc {cpu.pc:#x}: traps keep coming and no instruction "
+                    "retires (a trap vector that faults itself?)"))
             if err is not None:
                 stop = self._handle_error(err)
                 if stop is not None:
