@@ -15,10 +15,12 @@ Run loop
 The CPU runs in ``emu_start(count=N)`` slices of at most :attr:`slice_insns`
 instructions (10,000), shortened so that a slice ends exactly when the next
 device event (timer compare, RTC alarm) is due.  Between slices the machine
-advances the devices to the current virtual time, hands changed interrupt
-lines to the hart (``mip`` patched in the CPU context: QEMU then takes the
+advances the devices to the current virtual time, hands raised interrupt
+lines to the hart (``env->mip`` written in place, cpu.py: QEMU then takes the
 interrupt natively, with the spec's priorities and vectoring), and checks
-stop conditions.  No per-instruction or per-block Python hook is installed.
+stop conditions.  No per-instruction or per-block Python hook is installed;
+the hooks that exist cover single addresses (breakpoints, the finisher) or
+fire only on events (traps, unmapped accesses).
 
 Virtual time
 ------------
@@ -37,7 +39,14 @@ console, can supply input).
 Interrupt latency: an interrupt line raised by a device *during* a slice (a
 guest MMIO write that sets ``msip`` or completes a virtio request) reaches
 the hart at the end of that slice (at most ``slice_insns`` instructions
-later); timer interrupts arrive at their exact virtual time.
+later) — at a slice boundary, never where QEMU's block chaining happens to
+exit, so a run traced or debugged takes its interrupts at the same
+instructions as one that is not.  Timer interrupts arrive at their exact
+virtual time; a line *lowered* by the guest (``mtimecmp`` written, PLIC
+claim) leaves ``mip`` before the guest's next instruction.
+
+Snapshots copy RAM whole (about 0.1 s per 128 MiB); Unicorn's copy-on-write
+contexts were measured and rejected (see :meth:`Machine.snapshot`).
 
 Stop reasons (:class:`StopReason`): ``poweroff`` (with ``exit_code``: the
 finisher's fail code, HTIF's or semihosting's exit code, 0 for pass),
