@@ -47,3 +47,29 @@ def test_fastpath_taken_in_pingpong_with_same_output(tmp_path):
     # 1001 round trips: the fast kernel must save far more than the summary
     # word costs on its few slow exits.
     assert _instructions_to_power_off(fast) + 1001 * 100 < _instructions_to_power_off(slow)
+
+
+def test_reply_hint_forgotten_when_the_caller_restarts(tmp_path):
+    """A server holds a fast-path caller (its reply hint); the supervisor
+    restarts that caller, whose new incarnation then waits on another
+    server.  A REPLY_RECV naming the new id must not reach it (the model:
+    not waiting for us, the reply is skipped)."""
+    from septum.kernel.abi import Sys, task_id
+    from septum.tests.kernel.test_model import F_LAST_SENDER, _write
+    sup, c, s, s2 = 0, 1, 2, 3
+    sysdesc = [{"prio": 2, "client": True, "calls": [], "notifies": [s]},
+               {"prio": 1, "client": True, "calls": [s, s2], "notifies": []},
+               {"prio": 0, "client": False, "calls": [], "notifies": []},
+               {"prio": 0, "client": False, "calls": [], "notifies": []}]
+    call = lambda j: (0, Sys.CALL, task_id(j, 0), 0, 1, 2, 3, 4, 0)  # noqa: E731
+    serve = (F_LAST_SENDER, Sys.REPLY_RECV, 0, 0, 5, 6, 7, 8, 0)
+    recv = (0, Sys.RECV, 0, 0, 0, 0, 0, 0, 0)
+    scripts = [
+        [(0, Sys.TASK_RESTART, c, 0, 0, 0, 0, 0, 0), (0, Sys.NOTIFY, task_id(s, 0), 1, 0, 0, 0, 0, 0)],
+        [call(s2), call(s), call(s)],  # the second CALL to s is a fast one
+        [serve, serve, recv, (0, Sys.REPLY_RECV, task_id(c, 1), 0, 9, 9, 9, 9, 0)],
+        [serve, serve, recv],
+    ]
+    manifest = _write(tmp_path, sysdesc, scripts)
+    model = _check_against_model(tmp_path, sysdesc, scripts, manifest, fastpath=True)
+    assert model.tasks[c].state == 2 and model.tasks[c].wait == s2  # REPLY_WAIT on s2
