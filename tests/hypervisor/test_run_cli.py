@@ -112,3 +112,54 @@ def test_parse_mem_size(text: str, size: int) -> None:
 def test_parse_mem_size_rejects_garbage() -> None:
     with pytest.raises(MachineError, match="-m"):
         parse_mem_size("12X")
+
+
+def test_terminal_raw_mode_and_ctrl_a_x(tmp_path: Path) -> None:
+    # stdin/stdout on a pseudo-terminal: keys reach the UART (echoed back by
+    # the guest), Ctrl-A X quits with status 0 as in QEMU.  The guest prints
+    # a prompt first: once it shows, the console is in raw mode.
+    import os
+    import pty
+    import select
+    import time
+
+    elf = build_elf(PROMPT_ECHO)
+    master, slave = pty.openpty()
+    p = subprocess.Popen([sys.executable, "-m", "septum.hypervisor", "run", str(elf)],
+                         stdin=slave, stdout=slave, stderr=subprocess.PIPE)
+    os.close(slave)
+
+    def read_until(token: bytes) -> bytes:
+        got = b""
+        deadline = time.monotonic() + 60
+        while token not in got and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                got += os.read(master, 100)
+        return got
+
+    try:
+        assert b">" in read_until(b">")
+        os.write(master, b"hi")
+        assert b"hi" in read_until(b"hi")
+        os.write(master, b"\x01x")
+        assert p.wait(60) == 0
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+
+
+PROMPT_ECHO = r"""
+.globl _start
+_start:
+    li s1, UART0
+    li a0, '>'
+    sb a0, 0(s1)
+1:  lbu t0, 5(s1)
+    andi t0, t0, 1
+    beqz t0, 1b
+    lbu a0, 0(s1)
+    sb a0, 0(s1)
+    j 1b
+"""
