@@ -19,12 +19,12 @@ from septum.toolchain.errors import SeptumError
 
 #: Modules contributing subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES = (
-    "septum.hypervisor.run_cli",
-    "septum.toolchain.cli",
-    "septum.toolchain.build_cli",
-    "septum.hypervisor.bench_cli",
     "septum.hypervisor.boot_cli",
+    "septum.hypervisor.run_cli",
+    "septum.toolchain.build_cli",
+    "septum.toolchain.cli",
     "septum.hypervisor.trace_cli",
+    "septum.hypervisor.bench_cli",
 )
 
 DESCRIPTION = """\
@@ -36,9 +36,13 @@ assembler and ELF writer, and a microkernel operating system built with them.
 
 EPILOG = """\
 examples:
+  septum boot                           build and boot the Septum system (Ctrl-A X quits)
+  echo ps | septum boot --script -      type shell commands, exit with the system's code
   septum asm hello.S -o hello.elf       assemble a bare-metal program
   septum run hello.elf                  run it on the virtual board
+  septum run -bios default -kernel k.elf  a kernel behind OpenSBI, as in QEMU
   septum disasm hello.elf               disassemble it with symbols
+  septum boot --trace-ipc ipc.jsonl     record every system call and message
 
 Run 'septum COMMAND --help' for the options of one command.
 """
