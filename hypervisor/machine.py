@@ -87,7 +87,12 @@ from septum.hypervisor import memmap, sv39
 from septum.hypervisor.cpu import NO_UNTIL, Cpu, reg_id
 from septum.hypervisor.devices.base import Device, DmaError, IrqLine
 from septum.hypervisor.devices.clint import Clint
-from septum.hypervisor.devices.finisher import TestFinisher
+from septum.hypervisor.devices.finisher import (
+    FINISHER_FAIL,
+    FINISHER_PASS,
+    FINISHER_RESET,
+    TestFinisher,
+)
 from septum.hypervisor.devices.plic import Plic
 from septum.hypervisor.devices.rtc import GoldfishRtc
 from septum.hypervisor.devices.uart import Uart16550
@@ -96,6 +101,9 @@ from septum.hypervisor.devices.virtio_mmio import VirtioMmio
 from septum.hypervisor.errors import MachineError
 from septum.hypervisor.trap import TrapUnit
 from septum.toolchain.riscv import CSR, Exc, Irq, Priv
+
+#: Finisher status words that end the run (poweroff, failure, reset).
+_FINISHER_COMMANDS = frozenset({FINISHER_PASS, FINISHER_FAIL, FINISHER_RESET})
 
 #: Retired instructions per mtime tick (10 MHz timebase -> nominal 100 MIPS).
 INSNS_PER_TICK = 10
@@ -483,7 +491,11 @@ class Machine:
 
     def _hook_stop_write(self, uc: object, access: int, addr: int, size: int,
                          value: int, user: object) -> None:
-        uc.emu_stop()
+        # Only a command ends the slice: stopping here makes the store run
+        # again when the slice resumes, so a value the finisher ignores
+        # (QEMU ignores it too) must let the guest carry on.
+        if addr == memmap.TEST_BASE and size >= 2 and (value & 0xFFFF) in _FINISHER_COMMANDS:
+            uc.emu_stop()
 
     def _hook_unmapped(self, uc: object, access: int, addr: int, size: int,
                        value: int, user: object) -> bool:

@@ -71,6 +71,18 @@ def test_hello_asm_finisher(out: Path, builder: str, word: int, status: int) -> 
     assert_same(ours, theirs)
 
 
+@pytest.mark.parametrize("ignored", [0x4444, 0x0001_5554, 0x7778])
+def test_finisher_ignores_other_values(out: Path, ignored: int) -> None:
+    """A word that is no finisher command is ignored; the next one counts."""
+    elf = ASM_BUILDERS["septum-as"]("hello", out, {"FINISH": 0x002A_3333, "IGNORED": ignored})
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    assert theirs.returncode == 42
+    assert (ours.text, ours.returncode) == (theirs.text, theirs.returncode)
+    # Unlike QEMU (silent without -d guest_errors), Septum names the write.
+    assert ours.stderr.decode() == f"test: ignored finisher value {ignored:#x}\n"
+
+
 @pytest.mark.parametrize("code", [0, 3, 255, 300])
 def test_hello_c_finisher(out: Path, code: int) -> None:
     elf = peer.build_c_gcc("hello", out, {"EXIT_CODE": code})

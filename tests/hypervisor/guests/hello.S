@@ -15,6 +15,10 @@ _start:
     la a0, msg_hello
     call puts
     li t0, FINISHER
+    .ifdef IGNORED
+    li t1, IGNORED        # not a finisher command: ignored, the guest goes on
+    sw t1, 0(t0)
+    .endif
     li t1, FINISH
     sw t1, 0(t0)
 1:  j 1b
