@@ -4,20 +4,25 @@ Images:
 
 * **ELF** (RV64, ``EM_RISCV``): every ``PT_LOAD`` segment at its *physical*
   address ``p_paddr`` (``p_filesz`` bytes from the file, zero-filled to
-  ``p_memsz``), entry point ``e_entry``.  Each segment must lie in RAM (or
-  the MROM).  A ``tohost`` symbol switches HTIF on (hypervisor/htif.py).
+  ``p_memsz``).  Each segment must lie in RAM (or the MROM), except the ELF
+  headers GNU ld places a page below ``.text`` (dropped, as QEMU drops
+  them).  A ``tohost`` symbol switches HTIF on (hypervisor/htif.py).
 * **Flat binaries**: loaded as they are at a given address.
 
 QEMU's ``-bios``/``-kernel`` semantics (hw/riscv/boot.c, hw/riscv/virt.c):
 
 * ``bios="none"``: no firmware.  ``kernel`` is loaded (ELF at its own
-  addresses, flat at 0x8000_0000) and the reset stub jumps to its entry.
-  A lone image under ``septum run IMAGE`` is exactly this.
+  addresses, flat at 0x8000_0000) and the reset stub jumps to 0x8000_0000,
+  the start of DRAM, as QEMU's does: ``e_entry`` is not consulted (a warning
+  says so when the image does not start there).  A lone image under
+  ``septum run IMAGE`` is exactly this.  (The Python API's
+  ``boot(entry=...)`` may name another start.)
 * ``bios="default"``: Debian's OpenSBI ``fw_dynamic`` (the first of
   :data:`DEFAULT_BIOS_PATHS` that exists) at 0x8000_0000; ``bios=PATH``: that
   file (ELF or flat) instead.  A ``kernel`` then goes to its ELF addresses, or
   flat at 0x8020_0000, and the fw_dynamic info tells the firmware to enter it
-  in S-mode.
+  in S-mode at its lowest loaded address (QEMU's riscv_load_kernel).  The
+  reset stub jumps to 0x8000_0000.
 * The device tree (hypervisor/dtb.py) is placed by
   :func:`memmap.dtb_address`; the MROM at 0x1000 holds QEMU's reset stub and
   the ``fw_dynamic_info`` structure right after it.  The hart starts at
@@ -28,6 +33,7 @@ QEMU's ``-bios``/``-kernel`` semantics (hw/riscv/boot.c, hw/riscv/virt.c):
 
 from __future__ import annotations
 
+import logging
 import os
 import struct
 from pathlib import Path
@@ -40,6 +46,8 @@ from elftools.elf.sections import SymbolTableSection
 from septum.hypervisor import memmap
 from septum.hypervisor.errors import MachineError
 from septum.toolchain.errors import ImageError
+
+log = logging.getLogger("septum.loader")
 
 if TYPE_CHECKING:
     from septum.hypervisor.machine import Machine
@@ -92,7 +100,37 @@ def _place(m: "Machine", addr: int, data: bytes, what: str) -> None:
 
 
 def load_elf_bytes(m: "Machine", data: bytes, name: str) -> int:
-    """Load an ELF image held in ``data`` (``name`` for messages)."""
+    """Load an ELF image held in ``data`` (``name`` for messages); return
+    its entry point."""
+    return _load_elf(m, data, name)[0]
+
+
+def _header_overhang(elf: ELFFile, seg) -> int:
+    """How many leading bytes of ``seg`` to drop because they lie below RAM
+    and hold nothing but the ELF and program headers.
+
+    GNU ld (without ``-N``) puts the headers in the first PT_LOAD segment,
+    a page below ``.text``: for an image linked at 0x8000_0000 that segment
+    starts at 0x7fff_f000, outside RAM.  QEMU loads such images (the bytes
+    below RAM go nowhere), so Septum drops exactly those header bytes; any
+    other byte outside RAM is still an error.
+    """
+    addr = seg["p_paddr"]
+    if seg["p_offset"] != 0 or addr >= memmap.DRAM_BASE:
+        return 0
+    below = memmap.DRAM_BASE - addr
+    if below > seg["p_filesz"]:
+        return 0
+    headers = max(elf["e_ehsize"], elf["e_phoff"] + elf["e_phnum"] * elf["e_phentsize"])
+    # Past the headers, the dropped bytes may only be the zero padding up
+    # to the page where the sections start.
+    if any(seg.data()[headers:below]):
+        return 0
+    return below
+
+
+def _load_elf(m: "Machine", data: bytes, name: str) -> tuple[int, int]:
+    """Load an ELF image; return (entry point, lowest loaded address)."""
     import io
 
     try:
@@ -101,6 +139,7 @@ def load_elf_bytes(m: "Machine", data: bytes, name: str) -> int:
             raise ImageError(f"{name}: not an RV64 RISC-V ELF "
                              f"(machine {elf['e_machine']}, ELF{elf.elfclass})")
         loaded = 0
+        lowest = None
         for seg in elf.iter_segments():
             if seg["p_type"] != "PT_LOAD" or seg["p_memsz"] == 0:
                 continue
@@ -108,7 +147,11 @@ def load_elf_bytes(m: "Machine", data: bytes, name: str) -> int:
             if len(body) != seg["p_filesz"]:
                 raise ImageError(f"{name}: truncated segment at offset {seg['p_offset']:#x}")
             body = body + bytes(seg["p_memsz"] - seg["p_filesz"])
-            _place(m, seg["p_paddr"], body, f"{name}: segment")
+            addr = seg["p_paddr"]
+            drop = _header_overhang(elf, seg)
+            addr, body = addr + drop, body[drop:]
+            _place(m, addr, body, f"{name}: segment")
+            lowest = addr if lowest is None else min(lowest, addr)
             loaded += 1
         if not loaded:
             raise ImageError(f"{name}: no loadable segment")
@@ -129,7 +172,7 @@ def load_elf_bytes(m: "Machine", data: bytes, name: str) -> int:
         from septum.hypervisor.htif import Htif
 
         m.htif = Htif(m, symbols["tohost"], symbols.get("fromhost"))
-    return entry
+    return entry, lowest
 
 
 def load_elf(m: "Machine", path: str | os.PathLike[str]) -> int:
@@ -160,6 +203,16 @@ def load_image(m: "Machine", path: str | os.PathLike[str], flat_addr: int) -> in
     return flat_addr
 
 
+def _load_kernel(m: "Machine", path: str | os.PathLike[str], flat_addr: int) -> int:
+    """Load a kernel (ELF at its addresses, flat binary at ``flat_addr``);
+    return the lowest address it occupies, as QEMU's riscv_load_kernel."""
+    data = _read_file(path, "image")
+    if is_elf(data):
+        return _load_elf(m, data, os.fspath(path))[1]
+    _place(m, flat_addr, data, os.fspath(path))
+    return flat_addr
+
+
 def default_bios() -> str:
     """Path of Debian's OpenSBI fw_dynamic.bin (MachineError if absent)."""
     for path in DEFAULT_BIOS_PATHS:
@@ -183,10 +236,17 @@ def boot(m: "Machine", bios: str | None = "none",
     """Load firmware and kernel, write the DTB and the MROM, reset the hart."""
     from septum.hypervisor.dtb import build_dtb
 
+    # As QEMU's virt: the reset stub always jumps to the start of DRAM (an
+    # ELF's e_entry is not consulted), and the kernel's address handed to the
+    # firmware (fw_dynamic's next_addr) is the lowest address it loads at.
     next_addr = 0
     if bios in (None, "none"):
         if kernel is not None:
-            start = load_image(m, kernel, memmap.DRAM_BASE)
+            start = memmap.DRAM_BASE
+            lowest = _load_kernel(m, kernel, memmap.DRAM_BASE)
+            if lowest != start:
+                log.warning("%s loads at %#x, but the board starts at %#x (as QEMU's "
+                            "-bios none does)", os.fspath(kernel), lowest, start)
         elif entry is not None:
             start = entry
         elif m.entry is not None:
@@ -195,9 +255,10 @@ def boot(m: "Machine", bios: str | None = "none",
             start = memmap.DRAM_BASE
     else:
         path = default_bios() if bios == "default" else bios
-        start = load_image(m, path, memmap.FIRMWARE_BASE)
+        load_image(m, path, memmap.FIRMWARE_BASE)
+        start = memmap.FIRMWARE_BASE
         if kernel is not None:
-            next_addr = load_image(m, kernel, memmap.KERNEL_BASE)
+            next_addr = _load_kernel(m, kernel, memmap.KERNEL_BASE)
     m.entry = start
     slots = [dev_index for dev_index, dev in enumerate(m.virtio)
              if type(dev).__name__ != "VirtioMmio"]

@@ -21,7 +21,8 @@ EXIT_ERROR = 126
 
 EPILOG = f"""\
 A lone IMAGE runs on the bare board, as QEMU's '-bios none -kernel IMAGE'
-(ELF at its own addresses, entry at e_entry; a flat binary at 0x80000000),
+(ELF at its own addresses, a flat binary at 0x80000000; the hart starts at
+0x80000000 whatever e_entry says, as QEMU's does),
 with semihosting on.  '-bios default' boots Debian's OpenSBI fw_dynamic;
 '-kernel' behind a firmware goes to 0x80200000 (ELF: its own addresses).
 

@@ -200,3 +200,32 @@ def test_virtio_blk_via_cli(out: Path, tmp_path: Path) -> None:
     assert "serial=septum-disk7" in ours_lines
     assert ours_disk.read_bytes() == qemu_disk.read_bytes()
     assert ours_disk.read_bytes() != _fresh_disk(tmp_path / "pristine.img").read_bytes()
+
+
+# ----- where an image starts, and what GNU ld puts below RAM ------------------
+
+
+def test_start_is_dram_base_not_e_entry(out: Path) -> None:
+    elf = peer.build_asm_ours("entry", out)
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    assert theirs.text == "A\n"
+    assert_same(ours, theirs)
+
+
+def test_gnu_ld_headers_segment_below_ram(out: Path) -> None:
+    """Linked by gcc with only -Ttext (no -N), the first PT_LOAD segment holds
+    the ELF headers a page below 0x8000_0000, outside RAM; QEMU runs it, so
+    must Septum."""
+    from elftools.elf.elffile import ELFFile
+
+    elf = out / "hello-noN.gcc.elf"
+    peer._gcc([*peer.GCC_FLAGS, "-nostdlib", f"-Wa,-I{peer.GUESTS}", "-Wl,-Ttext=0x80000000",
+               "-Wa,--defsym,FINISH=0x5555", "-o", str(elf), str(peer.GUESTS / "hello.S")])
+    with open(elf, "rb") as f:
+        lowest = min(s["p_paddr"] for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_LOAD")
+    assert lowest < 0x8000_0000  # the case under test really arises
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    assert theirs.text == "hello, world\r\n"
+    assert_same(ours, theirs)
