@@ -697,19 +697,17 @@ class Machine:
             bytes(self.cpu.uc.mem_read(memmap.DRAM_BASE, self.ram_size))
 
     def reset(self) -> None:
-        """Power-cycle (finisher 0x7777): fresh RAM, devices and hart, then
-        boot again with the same firmware and kernel, as QEMU's reset does."""
+        """System reset (finisher 0x7777), as QEMU's: devices and hart reset,
+        the firmware, kernel and device tree loaded again over RAM, the rest
+        of RAM kept.  Retired instructions and virtual time run on (so an
+        instruction budget also bounds a guest that keeps resetting), and
+        the console output so far is kept."""
         if not hasattr(self, "_boot_args"):
             raise MachineError("the machine was never booted")
         uc = self.cpu.uc
-        # Unmapping and mapping again gives zeroed RAM without a Python copy.
-        uc.mem_unmap(memmap.DRAM_BASE, self.ram_size)
-        uc.mem_map(memmap.DRAM_BASE, self.ram_size, UC_PROT_ALL)
-        uc.ctl_flush_tb()
+        uc.ctl_flush_tb()  # the images are written again over translated code
         if self._boot_ram is not None:
             uc.mem_write(memmap.DRAM_BASE, self._boot_ram)
-        self.instret = self._ticks = self._frac = 0
-        self.uart_output.clear()
         self._finish = None
         self._bp_hit = self._bp_skip = None
         for dev in self.devices:

@@ -70,10 +70,20 @@ def test_two_snapshots_restored_in_any_order() -> None:
     assert bytes(m.uart_output) == out_b and m.read_phys(counter, 8) == ram_b
 
 
-def test_reset_returns_to_boot_state() -> None:
+def test_reset_reloads_the_image_and_keeps_the_rest_of_ram() -> None:
+    """QEMU's system reset: the images are loaded again, other RAM keeps
+    its contents, and time runs on."""
     m = Machine(ram_size=16 << 20)
     m.boot(kernel=str(build_elf(TICKER)))
     m.run(max_insns=4_000)
+    spare = 0x80F0_0000  # far from the image and the device tree
+    m.write_phys(spare, b"survives")
+    out, before = bytes(m.uart_output), m.instret
+    assert m.read_phys(m.symbols["counter"], 8) != bytes(8)
     m.reset()
-    assert m.pc == 0x1000 and m.instret == 0 and not m.uart_output
-    assert m.read_phys(m.symbols["counter"], 8) == bytes(8)
+    assert m.pc == 0x1000 and m.priv == 3
+    assert m.read_phys(m.symbols["counter"], 8) == bytes(8)  # .data from the image
+    assert m.read_phys(spare, 8) == b"survives"
+    assert m.instret == before and bytes(m.uart_output) == out
+    m.run(max_insns=4_000)
+    assert m.instret == before + 4_000

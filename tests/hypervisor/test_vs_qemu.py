@@ -229,3 +229,20 @@ def test_gnu_ld_headers_segment_below_ram(out: Path) -> None:
     ours = peer.run_septum(elf)
     assert theirs.text == "hello, world\r\n"
     assert_same(ours, theirs)
+
+
+def test_finisher_reset_keeps_ram(out: Path) -> None:
+    elf = peer.build_asm_ours("reset", out, {"EXIT_CODE": 7})
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    assert "first boot: reset" in theirs.text and "second boot" in theirs.text
+    assert theirs.returncode == 7
+    assert_same(ours, theirs)
+
+
+def test_budget_bounds_a_reset_loop(out: Path) -> None:
+    """A guest that resets forever still ends at --max-insns (exit 124)."""
+    elf = peer.build_asm_ours("hello", out, {"FINISH": 0x7777})
+    ours = peer.run_septum(elf, max_insns=200_000)
+    assert ours.returncode == 124
+    assert ours.text.startswith("hello, world\r\nhello, world\r\n")
