@@ -15,7 +15,9 @@ ordinary breakpoint trap.
 
 Served operations (what picolibc's ``--oslib=semihost`` uses and more):
 SYS_OPEN (only ``":tt"``: read mode -> stdin handle 3, write -> stdout 1,
-append -> stderr 2; host files are never opened: -1, errno ENOENT),
+append -> stderr 2; and ``":semihosting-features"``, which reads "SHFB" and
+one feature byte with SH_EXT_EXIT_EXTENDED and SH_EXT_STDOUT_STDERR, as
+QEMU's; host files are never opened: -1, errno ENOENT),
 SYS_CLOSE, SYS_WRITEC, SYS_WRITE0, SYS_WRITE (handles 1, 2), SYS_READ and
 SYS_READC (handle 3: :attr:`Semihost.stdin`, fed by the host),
 SYS_ISERROR, SYS_ISTTY, SYS_SEEK, SYS_FLEN, SYS_CLOCK (virtual centiseconds),
@@ -71,12 +73,19 @@ _EXIT_WITH_SUBCODE = (ADP_STOPPED_APPLICATION_EXIT, ADP_STOPPED_RUNTIME_ERROR_UN
 HANDLE_STDOUT = 1
 HANDLE_STDERR = 2
 HANDLE_STDIN = 3
+HANDLE_FEATURES = 4
+
+#: The contents of the ":semihosting-features" pseudo-file (semihosting v2):
+#: the magic "SHFB", then feature byte 0 — bit 0 SH_EXT_EXIT_EXTENDED, bit 1
+#: SH_EXT_STDOUT_STDERR — both served here, as QEMU serves them.
+FEATURES = b"SHFB\x03"
 
 #: SYS_TIME's epoch: 2026-01-01T00:00:00Z (deterministic, never the host's).
 EPOCH_SECONDS = 1_767_225_600
 
 ENOENT = 2
 EBADF = 9
+EACCES = 13
 EINVAL = 22
 
 MASK64 = (1 << 64) - 1
@@ -90,6 +99,7 @@ class Semihost:
         self.cmdline = cmdline
         self.stdin = bytearray()
         self.errno = 0
+        self.features_pos: int | None = None  # read position; None: not open
 
     # ----- detection ---------------------------------------------------------
 
@@ -152,6 +162,12 @@ class Semihost:
             return 0
         if op == SYS_READ:
             handle, buf, n = (self._field(arg, i) for i in range(3))
+            if handle == HANDLE_FEATURES and self.features_pos is not None:
+                data = FEATURES[self.features_pos:self.features_pos + n]
+                self.features_pos += len(data)
+                if data:
+                    m.write_virt(buf, data)
+                return n - len(data)
             if handle != HANDLE_STDIN:
                 self.errno = EBADF
                 return -1
@@ -169,6 +185,12 @@ class Semihost:
         if op == SYS_OPEN:
             name_ptr, mode, length = (self._field(arg, i) for i in range(3))
             name = m.read_virt(name_ptr, length) if length else b""
+            if name == b":semihosting-features":
+                if mode >= 4:  # read modes only ("r", "rb", "r+", "r+b")
+                    self.errno = EACCES
+                    return -1
+                self.features_pos = 0
+                return HANDLE_FEATURES
             if name != b":tt":
                 self.errno = ENOENT
                 return -1
@@ -176,6 +198,8 @@ class Semihost:
                 return HANDLE_STDIN
             return HANDLE_STDOUT if mode < 8 else HANDLE_STDERR
         if op == SYS_CLOSE:
+            if self._field(arg, 0) == HANDLE_FEATURES:
+                self.features_pos = None
             return 0
         if op == SYS_ISERROR:
             return 1 if self._field(arg, 0) >> 63 else 0
@@ -183,9 +207,16 @@ class Semihost:
             return 1 if self._field(arg, 0) in (HANDLE_STDIN, HANDLE_STDOUT,
                                                 HANDLE_STDERR) else 0
         if op == SYS_SEEK:
+            handle, pos = self._field(arg, 0), self._field(arg, 1)
+            if handle == HANDLE_FEATURES and self.features_pos is not None \
+                    and pos <= len(FEATURES):
+                self.features_pos = pos
+                return 0
             self.errno = EINVAL
             return -1
         if op == SYS_FLEN:
+            if self._field(arg, 0) == HANDLE_FEATURES and self.features_pos is not None:
+                return len(FEATURES)
             self.errno = EINVAL
             return -1
         if op == SYS_CLOCK:
@@ -226,10 +257,10 @@ class Semihost:
     # ----- snapshots ---------------------------------------------------------------
 
     def save(self) -> object:
-        """Pending input and errno."""
-        return (bytes(self.stdin), self.errno)
+        """Pending input, errno and the features file's position."""
+        return (bytes(self.stdin), self.errno, self.features_pos)
 
     def restore(self, state: object) -> None:
         """Put back what :meth:`save` returned."""
-        data, self.errno = state  # type: ignore[misc]
+        data, self.errno, self.features_pos = state  # type: ignore[misc]
         self.stdin = bytearray(data)

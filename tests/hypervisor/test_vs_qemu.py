@@ -96,13 +96,16 @@ def test_hello_c_finisher(out: Path, code: int) -> None:
 # ----- 3: semihosting -------------------------------------------------------------
 
 
-def test_picolibc_printf_semihosting(out: Path) -> None:
-    elf = peer.build_picolibc("printf", out, {"EXIT_CODE": 0})
+@pytest.mark.parametrize("code", [0, 13])
+def test_picolibc_printf_semihosting(out: Path, code: int) -> None:
+    # A non-zero exit takes picolibc through ":semihosting-features" to
+    # SYS_EXIT_EXTENDED; without the features file it would exit 1.
+    elf = peer.build_picolibc("printf", out, {"EXIT_CODE": code})
     # QEMU's semihosting command line is its arg= list; Septum's is -append.
     theirs = peer.run_qemu(elf, semihosting=True, semihosting_args=["one", "two"])
     ours = peer.run_septum(elf, append="one two")
     assert "argv[2]=two\n" in theirs.text and "20!=2432902008176640000\n" in theirs.text
-    assert theirs.returncode == 0
+    assert theirs.returncode == code
     assert_same(ours, theirs)
 
 
