@@ -12,16 +12,17 @@ single-steps, continues and stops on Ctrl-C::
 
 Why not PyPI's ``udbserver``
 ----------------------------
-udbserver 0.3.0 (a Rust ``gdbstub`` over the Unicorn handle) does support
-RISC-V (x0-x31 and pc), but its target description names only the
-architecture (no CSRs, no ``priv``), it reads memory with ``uc_mem_read`` (no
-walk of the guest's ``satp``, so no virtual addresses under Sv39), and it
-drives execution from inside Unicorn hooks: the GDB session runs in a code
-hook it installs over *all* code (DESIGN.md: ~2.8 MIPS) and it has no way to
-see our run loop, so between-slice work (device time, M-level interrupt
-delivery, the trap unit's fault handling, poweroff) and Ctrl-C while the
-guest runs are out of its reach.  The stub is therefore written by hand on
-:meth:`Machine.run`.
+udbserver 0.3.0 (a Rust ``gdbstub`` over the Unicorn handle; wheel and its
+strings read, upstream source read) supports RISC-V, but only x0-x31 and pc:
+its target description names the architecture alone (no CSRs, no
+``priv``).  It reads memory with ``uc_mem_read`` (no walk of the guest's
+``satp``, so no virtual addresses under Sv39), listens on 0.0.0.0 (every
+interface), and drives execution from inside Unicorn hooks: it installs an
+empty code hook and memory hook over all addresses (a callback on every
+instruction and every load) and runs the GDB session from within hook
+callbacks, so it never sees our run loop's between-slice work (device time,
+M-level interrupt delivery, the trap unit's fault handling, poweroff).  The stub is
+therefore written by hand on :meth:`Machine.run`.
 
 Execution
 ---------
