@@ -21,8 +21,8 @@ interface), and drives execution from inside Unicorn hooks: it installs an
 empty code hook and memory hook over all addresses (a callback on every
 instruction and every load) and runs the GDB session from within hook
 callbacks, so it never sees our run loop's between-slice work (device time,
-M-level interrupt delivery, the trap unit's fault handling, poweroff).  The stub is
-therefore written by hand on :meth:`Machine.run`.
+M-level interrupt delivery, the trap unit's fault handling, poweroff).  The
+stub is therefore written by hand on :meth:`Machine.run`.
 
 Execution
 ---------

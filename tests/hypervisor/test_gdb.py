@@ -8,7 +8,6 @@ stores) or from the machine itself, never from the stub's own reply.
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
