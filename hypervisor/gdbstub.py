@@ -43,6 +43,15 @@ the store) and puts them back when the run returns.  A breakpoint or
 watchpoint stop is counted by Unicorn's instruction counter as begun, so
 ``instret`` runs one ahead per such stop.
 
+Known limits: a store to a *device* register under a write watchpoint
+cannot be undone (its side effect has happened), so GDB's step over it
+writes the device twice.  When a breakpoint or watchpoint stops a slice
+right after a ``wfi`` instruction, :meth:`Machine.run` takes the early end
+of the slice for that ``wfi`` and may fast-forward virtual time to the next
+device event before the stop is reported (the machine's own breakpoints do
+not have this problem, but they keep a stale skip address when GDB removes
+the breakpoint it stopped at, so they are not used here).
+
 Thread model: one thread (id 1).  Stop replies carry ``thread:1;`` and the
 pc (register 0x20).  When the guest powers off the stub replies
 ``W<code>`` and the session ends; ``D`` lets the guest run on; ``k`` ends
