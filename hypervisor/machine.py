@@ -513,6 +513,8 @@ class Machine:
             if addr not in self._bp_hooks:
                 self._bp_hooks[addr] = self.cpu.uc.hook_add(
                     UC_HOOK_CODE, self._hook_bp, None, addr, addr)
+                # Code translated before the hook existed would not call it.
+                self.cpu.uc.ctl_remove_cache(addr, addr + 4)
 
     def _hook_bp(self, uc: object, address: int, size: int, user: object) -> None:
         if self._bp_skip == address:
@@ -535,10 +537,12 @@ class Machine:
         ``until()`` becoming true (checked between slices)."""
         self._set_breakpoints(breakpoints)
         end = None if max_insns is None else self.instret + max_insns
-        if self._bp_hit is not None:
-            # Resume over the breakpoint we stopped at.
-            self._bp_skip = self._bp_hit
-            self._bp_hit = None
+        # Resume over the breakpoint we stopped at, if it is still set and
+        # the hart is still there; any other stale skip is dropped.
+        self._bp_skip = (self._bp_hit if self._bp_hit is not None
+                         and self._bp_hit in self._bp_hooks
+                         and self._bp_hit == self.cpu.pc else None)
+        self._bp_hit = None
         uc = self.cpu.uc
         cpu = self.cpu
         stalled = 0

@@ -120,6 +120,17 @@ def test_breakpoint_resume_passes_over_it() -> None:
     assert seen == [0, 1, 2]
 
 
+def test_breakpoint_after_stepping_off_it_is_hit_again() -> None:
+    """Stop at a breakpoint, step without breakpoints, then run with the
+    breakpoint set again: its next visit stops (no stale 'resume' skip)."""
+    m = boot(COUNT)
+    loop = m.symbols["loop"]
+    assert m.run(max_insns=100_000, breakpoints=[loop]).kind == "breakpoint"
+    m.run(max_insns=1)
+    r = m.run(max_insns=100_000, breakpoints=[loop])
+    assert r.kind == "breakpoint" and r.pc == loop and m.regs.a0 == 1
+
+
 def test_determinism_same_counts_and_output() -> None:
     results = []
     for _ in range(2):
