@@ -1,0 +1,460 @@
+"""Fault injection into a running Septum system: plain Python, no pytest needed.
+
+An :class:`Injector` wraps one :class:`~septum.hypervisor.machine.Machine`
+that runs a Septum image (the kernel's ELF symbols ``tcbs``, ``task_descs``
+and ``cur_tcb`` must be in ``machine.symbols``, which ``Machine.boot`` fills)
+and offers the faults of issue 7, each one deterministic given the
+injector's ``seed`` (every random choice comes from one ``random.Random``)::
+
+    inj = Injector(m, manifest="userland/system.toml", seed=7)
+    inj.flip_register("storage")            # a random bit of a random register
+    inj.flip_memory("storage", region="data")
+    inj.corrupt_instruction("console")      # the instruction at its pc
+    inj.kill_task("attack")                 # its pc -> an unmapped address
+    inj.drop_irq(memmap.UART0_IRQ)          # the next interrupt is lost
+    inj.delay_irq(memmap.UART0_IRQ, ticks=5000)
+    inj.fail_disk_write()                   # next virtio-blk OUT -> IOERR
+
+Each call returns an :class:`Injection` saying exactly what changed, so a
+campaign can log and replay it.
+
+Where a task's state lives: a task that is not running has its user
+registers in its TCB's trap frame (kernel/abi.py ``Trapframe``, ``TF_PC``);
+the task running in U-mode right now has them in the hart, and those are
+what is changed then.  While the hart is inside the kernel the trap frame
+of the current task may be half saved or half restored; injecting then is
+allowed (a fault may strike at any time) but the flip may be overwritten.
+
+Task memory is found through the task's static descriptor (``Desc``) and
+its region list, translated through the task's own page table (``satp``),
+so an injection touches exactly what the task may touch.  Code changes
+also drop Unicorn's translated blocks of that address.
+
+Interrupt faults wrap the PLIC input wire (:class:`IrqLine`) of the
+device that drives the source; a delayed raise is delivered by a timed
+pseudo-device placed in the machine's event list (``Machine._timed``: the
+board has no public timer API yet), so it arrives at an exact virtual time.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from septum.hypervisor import memmap, sv39
+from septum.hypervisor.devices.base import IrqLine
+from septum.hypervisor.machine import Machine
+from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb, Trapframe
+from septum.toolchain.errors import SeptumError
+from septum.toolchain.riscv import ABI_NAMES, Priv
+
+#: A user address no task maps: a task whose pc is set here faults on fetch.
+KILL_PC = 0
+
+#: The all-zero instruction word is defined illegal (RISC-V unprivileged
+#: spec, "Base Instruction-Length Encoding"): the default corruption.
+ILLEGAL_INSN = 0
+
+
+class InjectError(SeptumError):
+    """An injection that cannot be made (no such task, register, region)."""
+
+
+@dataclass
+class Injection:
+    """One injected fault: what was changed, where, and from what to what."""
+
+    kind: str
+    target: str
+    address: int | None = None
+    bit: int | None = None
+    old: int | None = None
+    new: int | None = None
+    detail: dict[str, object] = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        parts = [self.kind, self.target]
+        if self.address is not None:
+            parts.append(f"at {self.address:#x}")
+        if self.bit is not None:
+            parts.append(f"bit {self.bit}")
+        if self.old is not None and self.new is not None:
+            parts.append(f"{self.old:#x} -> {self.new:#x}")
+        return " ".join(parts)
+
+
+class FaultyLine(IrqLine):
+    """An interrupt wire with a fault on it: drops or delays raised levels.
+
+    ``drop`` episodes are lost whole: the wire stays low at the PLIC until
+    the device lowers and raises its line again.  ``delay`` ticks hold each
+    new raise back until that much virtual time has passed; the raise is
+    then delivered if the device still drives the line high."""
+
+    __slots__ = ("inner", "drop", "delay", "_dropping", "_due", "delivered_level", "events")
+
+    def __init__(self, inner: IrqLine) -> None:
+        super().__init__(None)
+        self.inner = inner
+        self.level = inner.level
+        self.drop = 0
+        self.delay = 0
+        self._dropping = False
+        self._due: int | None = None
+        self.delivered_level = inner.level
+        self.events: list[str] = []
+
+    def set(self, level: bool) -> None:
+        """The device drives the wire (see the class docstring)."""
+        level = bool(level)
+        rising = level and not self.level
+        self.level = level
+        if not level:
+            self._dropping = False
+            self._due = None
+            self._deliver(False)
+            return
+        if self._dropping:
+            return
+        if rising and self.drop > 0:
+            self.drop -= 1
+            self._dropping = True
+            self.events.append("dropped")
+            return
+        if rising and self.delay > 0 and not self.delivered_level:
+            self._due = -self.delay  # resolved to an absolute time by the timer
+            self.delay = 0
+            self.events.append("delayed")
+            return
+        if self._due is None:
+            self._deliver(True)
+
+    def _deliver(self, level: bool) -> None:
+        self.delivered_level = level
+        self.inner.set(level)
+
+
+class _DelayTimer:
+    """A pseudo-device in the machine's event list: delivers delayed raises
+    of :class:`FaultyLine` wires at their virtual time."""
+
+    def __init__(self, machine: Machine) -> None:
+        self.m = machine
+        self.lines: list[FaultyLine] = []
+
+    def _resolve(self) -> None:
+        now = self.m.clock()
+        for line in self.lines:
+            if line._due is not None and line._due < 0:
+                line._due = now - line._due
+
+    def next_event(self) -> int | None:
+        self._resolve()
+        due = [line._due for line in self.lines if line._due is not None]
+        return min(due) if due else None
+
+    def advance(self, now: int) -> None:
+        self._resolve()
+        for line in self.lines:
+            if line._due is not None and line._due <= now:
+                line._due = None
+                if line.level:
+                    line.events.append("delivered")
+                    line._deliver(True)
+
+
+class Injector:
+    """Fault injection into the Septum system running on ``machine``.
+
+    ``manifest`` names the tasks (their order is their index); without it
+    tasks are addressed by index only and ``ntasks`` must be given.
+    ``seed`` makes every random choice reproducible.
+    """
+
+    def __init__(self, machine: Machine, manifest: str | Path | None = None, *,
+                 seed: int = 0, ntasks: int | None = None) -> None:
+        for sym in ("tcbs", "task_descs", "cur_tcb"):
+            if sym not in machine.symbols:
+                raise InjectError(f"the image has no symbol {sym!r}: not a Septum kernel image")
+        self.m = machine
+        self.rng = random.Random(seed)
+        self.names: list[str] = []
+        if manifest is not None:
+            from septum.toolchain.manifest import load_manifest
+
+            self.names = [t.name for t in load_manifest(manifest).tasks]
+        self.ntasks = ntasks if ntasks is not None else len(self.names)
+        if self.ntasks <= 0:
+            raise InjectError("no tasks: give a manifest or ntasks")
+        self._lines: dict[int, FaultyLine] = {}
+        self._timer: _DelayTimer | None = None
+        self._disk_fail = 0
+        self._disk_wrapped = False
+        self.log: list[Injection] = []
+
+    # ----- finding things ------------------------------------------------------------
+
+    def index(self, task: str | int) -> int:
+        """The index of ``task`` (a manifest name or an index)."""
+        if isinstance(task, int):
+            if not 0 <= task < self.ntasks:
+                raise InjectError(f"task index {task} out of range 0..{self.ntasks - 1}")
+            return task
+        try:
+            return self.names.index(task)
+        except ValueError:
+            raise InjectError(f"no task named {task!r} (tasks: {', '.join(self.names)})") from None
+
+    def name(self, task: str | int) -> str:
+        """The manifest name of ``task`` (or ``task<i>``)."""
+        i = self.index(task)
+        return self.names[i] if i < len(self.names) else f"task{i}"
+
+    def _u64(self, addr: int) -> int:
+        return int.from_bytes(self.m.read_phys(addr, 8), "little")
+
+    @staticmethod
+    def _phys(addr: int) -> int:
+        # Kernel pointers may be KWINDOW virtual addresses (VA = PA - offset).
+        if addr < memmap.DRAM_BASE:
+            return addr + (Layout.KWINDOW_PA - Layout.KWINDOW)
+        return addr
+
+    def tcb(self, task: str | int) -> int:
+        """Physical address of ``task``'s TCB (``tcbs + index * Tcb.SIZE``)."""
+        return self.m.symbols["tcbs"] + self.index(task) * Tcb.SIZE
+
+    def desc(self, task: str | int) -> int:
+        """Physical address of ``task``'s static descriptor."""
+        return self.m.symbols["task_descs"] + self.index(task) * Desc.SIZE
+
+    def is_live(self, task: str | int) -> bool:
+        """True when ``task``'s registers are in the hart right now (it is
+        the current task and the hart is in U-mode)."""
+        cur = self._phys(self._u64(self.m.symbols["cur_tcb"]))
+        return self.m.priv == Priv.U and cur == self.tcb(task)
+
+    def read_reg(self, task: str | int, reg: str) -> int:
+        """Register ``reg`` (ABI name or ``pc``) of ``task``, live or saved."""
+        if self.is_live(task):
+            return self.m.pc if reg == "pc" else self.m.regs[reg]
+        return self._u64(self._tf_addr(task, reg))
+
+    def write_reg(self, task: str | int, reg: str, value: int) -> None:
+        """Set register ``reg`` of ``task``, live or in its trap frame."""
+        value &= (1 << 64) - 1
+        if self.is_live(task):
+            if reg == "pc":
+                self.m.pc = value
+            else:
+                self.m.regs[reg] = value
+            return
+        self.m.write_phys(self._tf_addr(task, reg), value.to_bytes(8, "little"))
+
+    def _tf_addr(self, task: str | int, reg: str) -> int:
+        key = "TF_PC" if reg == "pc" else f"TF_{reg.upper()}"
+        try:
+            off = Trapframe[key]
+        except KeyError:
+            raise InjectError(f"no register {reg!r} in a trap frame (x1..x31 by ABI name, "
+                              "or pc)") from None
+        return self.tcb(task) + int(off)
+
+    def regions(self, task: str | int) -> list[tuple[int, int, int]]:
+        """``task``'s regions as ``(user base, size, RegionPerm)``."""
+        d = self.desc(task)
+        n = self._u64(d + Desc.NREGIONS)
+        table = self._phys(self._u64(d + Desc.REGIONS))
+        out = []
+        for k in range(n):
+            e = table + k * Region.ENTRY_SIZE
+            out.append((self._u64(e + Region.BASE), self._u64(e + Region.SIZE),
+                        self._u64(e + Region.PERM)))
+        return out
+
+    def task_phys(self, task: str | int, va: int) -> int:
+        """Physical address of ``task``'s user address ``va`` (its page table)."""
+        satp = self._u64(self.desc(task) + Desc.SATP)
+
+        def pte(pa: int) -> int | None:
+            return self._u64(pa) if self.m.in_ram(pa, 8) else None
+
+        pa = sv39.translate(satp, va, pte)
+        if pa is None:
+            raise InjectError(f"{self.name(task)}: address {va:#x} is not mapped")
+        return pa
+
+    def _pick_region(self, task: str | int, region: str | None) -> tuple[int, int]:
+        want = {None: None, "code": RegionPerm.X, "data": RegionPerm.W}
+        if region not in want:
+            raise InjectError(f"region {region!r}: expected 'code', 'data' or None")
+        regs = [(b, s) for b, s, p in self.regions(task)
+                if want[region] is None or p & want[region]]
+        if not regs:
+            raise InjectError(f"{self.name(task)} has no {region or ''} region")
+        return self.rng.choice(regs)
+
+    def _flush_code(self, pa: int, n: int) -> None:
+        # Translated blocks cache the old bytes: drop the blocks covering them.
+        self.m.cpu.uc.ctl_remove_cache(pa, pa + n)
+
+    def _record(self, inj: Injection) -> Injection:
+        self.log.append(inj)
+        return inj
+
+    # ----- task faults --------------------------------------------------------------
+
+    def flip_register(self, task: str | int, reg: str | None = None,
+                      bit: int | None = None) -> Injection:
+        """Flip one bit of one register of ``task`` (random x1..x31 or pc and
+        random bit when not given)."""
+        reg = reg if reg is not None else self.rng.choice([*ABI_NAMES[1:], "pc"])
+        bit = bit if bit is not None else self.rng.randrange(64)
+        if not 0 <= bit < 64:
+            raise InjectError(f"bit {bit} out of range 0..63")
+        old = self.read_reg(task, reg)
+        new = old ^ (1 << bit)
+        self.write_reg(task, reg, new)
+        return self._record(Injection("register", self.name(task), None, bit, old, new,
+                                      {"reg": reg, "live": self.is_live(task)}))
+
+    def flip_memory(self, task: str | int, va: int | None = None, bit: int | None = None,
+                    region: str | None = None) -> Injection:
+        """Flip one bit of ``task``'s memory: at user address ``va``, or a
+        random byte of a random region (``region``: "code", "data", None)."""
+        if va is None:
+            base, size = self._pick_region(task, region)
+            va = base + self.rng.randrange(size)
+        bit = bit if bit is not None else self.rng.randrange(8)
+        if not 0 <= bit < 8:
+            raise InjectError(f"bit {bit} out of range 0..7 (one byte)")
+        pa = self.task_phys(task, va)
+        old = self.m.read_phys(pa, 1)[0]
+        new = old ^ (1 << bit)
+        self.m.write_phys(pa, bytes([new]))
+        self._flush_code(pa, 1)
+        return self._record(Injection("memory", self.name(task), va, bit, old, new,
+                                      {"phys": pa}))
+
+    def corrupt_instruction(self, task: str | int, va: int | None = None,
+                            value: int | None = None, flip: bool = False) -> Injection:
+        """Corrupt the instruction word at ``va`` (default: the task's pc, so
+        it is the next one it executes): replace it with ``value`` (default
+        the illegal all-zero word) or, ``flip``, flip one random bit of it."""
+        if va is None:
+            va = self.read_reg(task, "pc")
+        pa = self.task_phys(task, va)
+        n = 4 if self.m.in_ram(pa, 4) and (pa & 0xFFF) <= 0xFFC else 2
+        old = int.from_bytes(self.m.read_phys(pa, n), "little")
+        if flip:
+            bit = self.rng.randrange(8 * n)
+            new = old ^ (1 << bit)
+        else:
+            bit = None
+            new = (ILLEGAL_INSN if value is None else value) & ((1 << (8 * n)) - 1)
+        self.m.write_phys(pa, new.to_bytes(n, "little"))
+        self._flush_code(pa, n)
+        return self._record(Injection("instruction", self.name(task), va, bit, old, new,
+                                      {"phys": pa}))
+
+    def kill_task(self, task: str | int) -> Injection:
+        """Make ``task`` fault: its pc points at an unmapped address, so its
+        next instruction raises an instruction page fault."""
+        old = self.read_reg(task, "pc")
+        self.write_reg(task, "pc", KILL_PC)
+        return self._record(Injection("kill", self.name(task), None, None, old, KILL_PC))
+
+    # ----- device faults ------------------------------------------------------------
+
+    def _device_of(self, source: int) -> object:
+        m = self.m
+        owners: dict[int, object] = {memmap.UART0_IRQ: m.uart, memmap.RTC_IRQ: m.rtc}
+        for i, dev in enumerate(m.virtio):
+            owners[memmap.VIRTIO_IRQ_BASE + i] = dev
+        if source not in owners:
+            raise InjectError(f"PLIC source {source}: no device drives it "
+                              f"(sources: {', '.join(map(str, sorted(owners)))})")
+        return owners[source]
+
+    def line(self, source: int) -> FaultyLine:
+        """The faulty wire now between PLIC source ``source``'s device and the
+        PLIC (installed on first use, kept until :meth:`remove`)."""
+        if source in self._lines:
+            return self._lines[source]
+        dev = self._device_of(source)
+        wrapped = FaultyLine(dev.irq)  # type: ignore[attr-defined]
+        dev.irq = wrapped  # type: ignore[attr-defined]
+        self._lines[source] = wrapped
+        if self._timer is None:
+            self._timer = _DelayTimer(self.m)
+            self.m._timed.append(self._timer)  # type: ignore[arg-type]
+        self._timer.lines.append(wrapped)
+        return wrapped
+
+    def drop_irq(self, source: int, count: int = 1) -> Injection:
+        """Lose the next ``count`` interrupts of PLIC ``source``."""
+        if count < 1:
+            raise InjectError(f"count {count}: must be at least 1")
+        line = self.line(source)
+        line.drop += count
+        return self._record(Injection("drop-irq", f"plic{source}", detail={"count": count}))
+
+    def delay_irq(self, source: int, ticks: int | None = None) -> Injection:
+        """Hold the next interrupt of PLIC ``source`` back ``ticks`` virtual
+        mtime ticks (10 MHz; random 1..100000 when not given)."""
+        ticks = ticks if ticks is not None else self.rng.randrange(1, 100_001)
+        if ticks < 1:
+            raise InjectError(f"ticks {ticks}: must be at least 1")
+        self.line(source).delay = ticks
+        return self._record(Injection("delay-irq", f"plic{source}", detail={"ticks": ticks}))
+
+    def fail_disk_write(self, count: int = 1) -> Injection:
+        """The next ``count`` virtio-blk write (``VIRTIO_BLK_T_OUT``) requests
+        fail with ``VIRTIO_BLK_S_IOERR`` and write nothing."""
+        from septum.hypervisor.devices import virtio_blk as vb
+        from septum.hypervisor.devices.virtio_blk import VirtioBlk
+
+        if count < 1:
+            raise InjectError(f"count {count}: must be at least 1")
+        disks = [d for d in self.m.virtio if isinstance(d, VirtioBlk)]
+        if not disks:
+            raise InjectError("the machine has no virtio-blk disk")
+        disk = disks[0]
+        if not self._disk_wrapped:
+            serve: Callable[..., tuple[int, int]] = disk._serve
+
+            def failing_serve(chain: object, data_segs: list[tuple[int, int]],
+                              data_len: int) -> tuple[int, int]:
+                if self._disk_fail > 0:
+                    head = vb.gather(disk.dma, chain.readable)  # type: ignore[attr-defined]
+                    if len(head) >= vb.REQUEST_HEADER.size and \
+                            vb.REQUEST_HEADER.unpack_from(head)[0] == vb.VIRTIO_BLK_T_OUT:
+                        self._disk_fail -= 1
+                        self.disk_failures += 1
+                        return vb.VIRTIO_BLK_S_IOERR, 0
+                return serve(chain, data_segs, data_len)
+
+            disk._serve = failing_serve  # type: ignore[method-assign]
+            self._disk = disk
+            self._disk_serve = serve
+            self._disk_wrapped = True
+            self.disk_failures = 0
+        self._disk_fail += count
+        return self._record(Injection("fail-disk-write", disk.name, detail={"count": count}))
+
+    def remove(self) -> None:
+        """Take every device fault out (wires and disk back as they were)."""
+        for source, line in self._lines.items():
+            dev = self._device_of(source)
+            dev.irq = line.inner  # type: ignore[attr-defined]
+            line.inner.set(line.level)
+        self._lines.clear()
+        if self._timer is not None:
+            self.m._timed.remove(self._timer)  # type: ignore[arg-type]
+            self._timer = None
+        if self._disk_wrapped:
+            del self._disk._serve
+            self._disk_wrapped = False
+            self._disk_fail = 0
