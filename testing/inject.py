@@ -361,7 +361,9 @@ class Injector:
 
     def kill_task(self, task: str | int) -> Injection:
         """Make ``task`` fault: its pc points at an unmapped address, so its
-        next instruction raises an instruction page fault."""
+        next instruction raises an instruction page fault.  A task blocked
+        in the kernel (RECV, CALL) faults when it next runs: when it is
+        woken."""
         old = self.read_reg(task, "pc")
         self.write_reg(task, "pc", KILL_PC)
         return self._record(Injection("kill", self.name(task), None, None, old, KILL_PC))

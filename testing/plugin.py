@@ -50,14 +50,16 @@ def _septum_systems() -> Iterator[dict]:
 
 @pytest.fixture
 def system_for(_septum_systems: dict, request: pytest.FixtureRequest) -> Callable[..., BootedSystem]:
-    """``system_for(manifest, ready=b"septum> ")``: that system booted once
-    per session, restored from its snapshot for this test."""
+    """``system_for(manifest, ready=b"septum> ", elf=None)``: that system
+    booted once per session (built through ``septum boot``'s cache unless
+    ``elf`` is its prebuilt image), restored from its snapshot for this test."""
 
-    def get(manifest: str | Path = DEFAULT_MANIFEST, ready: bytes | None = PROMPT) -> BootedSystem:
+    def get(manifest: str | Path = DEFAULT_MANIFEST, ready: bytes | None = PROMPT,
+            elf: str | Path | None = None) -> BootedSystem:
         key = (str(Path(manifest).resolve()), ready)
         s = _septum_systems.get(key)
         if s is None:
-            s = _septum_systems[key] = BootedSystem(manifest, ready=ready)
+            s = _septum_systems[key] = BootedSystem(manifest, ready=ready, elf=elf)
         else:
             s.restore()
         _consoles(request).append(lambda: s.console)
@@ -112,12 +114,33 @@ def inject(system: BootedSystem):
     return system.inject
 
 
-@pytest.fixture
-def ipc(system_for: Callable[..., BootedSystem]):
-    """Host -> server calls through the proxy task (testing/ipc.py)."""
-    from .ipc import PROXY_MANIFEST, Ipc
+@pytest.fixture(scope="session")
+def proxy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default system with the IPC proxy task added (may call the
+    console and storage), written once per session."""
+    from .ipc import proxy_manifest as make
 
-    return Ipc(system_for(PROXY_MANIFEST, ready=None))
+    return make(tmp_path_factory.mktemp("septum-proxy"))
+
+
+@pytest.fixture(scope="session")
+def proxy_elf(proxy_manifest: Path) -> Path:
+    """The proxy system's image, built beside its manifest (the session's
+    temporary folder, not the user's build cache)."""
+    from septum.toolchain.build import build
+
+    elf = proxy_manifest.parent / "system.elf"
+    build(proxy_manifest, elf)
+    return elf
+
+
+@pytest.fixture
+def ipc(system_for: Callable[..., BootedSystem], proxy_manifest: Path, proxy_elf: Path):
+    """Host -> server calls through the proxy task (testing/ipc.py), on
+    the proxy system booted once per session and restored per test."""
+    from .ipc import Ipc
+
+    return Ipc(system_for(proxy_manifest, elf=proxy_elf))
 
 
 @pytest.hookimpl(wrapper=True)

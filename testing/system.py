@@ -40,7 +40,8 @@ class BootedSystem:
     ``manifest``: the system to build (default: userland/system.toml);
     ``ready``: bytes that mark a booted system (default: the shell prompt;
     ``None`` snapshots right after reset, for systems without a shell);
-    ``elf``: a prebuilt image instead of building ``manifest``.
+    ``elf``: a prebuilt image of ``manifest`` instead of the cached build
+    (the manifest still names the tasks for the injector).
     """
 
     def __init__(self, manifest: str | Path = DEFAULT_MANIFEST, *, ready: bytes | None = PROMPT,
@@ -65,22 +66,18 @@ class BootedSystem:
                                 f"({r}); output: {bytes(self.machine.uart_output)[-300:]!r}")
         self.snapshot: Snapshot = self.machine.snapshot()
         self.console = Console(self.machine)
-        #: The injector (None for a prebuilt ``elf``: no manifest names its tasks).
-        self.inject: Injector | None = Injector(self.machine, self.manifest) \
-            if elf is None else None
+        self.inject = Injector(self.machine, self.manifest)
         #: Wall-clock seconds of the last :meth:`restore` (for reports only).
         self.last_restore_s = 0.0
 
     def restore(self, seed: int = 0) -> None:
         """Back to the boot snapshot; a fresh console and injector (``seed``)."""
         t = time.perf_counter()
-        if self.inject is not None:
-            self.inject.remove()
+        self.inject.remove()
         self.machine.restore(self.snapshot)
         self.last_restore_s = time.perf_counter() - t
         self.console = Console(self.machine)
-        if self.inject is not None:
-            self.inject = Injector(self.machine, self.manifest, seed=seed)
+        self.inject = Injector(self.machine, self.manifest, seed=seed)
 
     def close(self) -> None:
         """Release the machine and delete the disk file."""
