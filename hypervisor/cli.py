@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "septum.toolchain.cli",
     "septum.hypervisor.trace_cli",
     "septum.hypervisor.bench_cli",
+    "septum.hypervisor.campaign_cli",
 )
 
 DESCRIPTION = """\

@@ -1,0 +1,281 @@
+"""Software-implemented fault injection into the servers of the default system.
+
+In the style of MINIX 3's driver fault-isolation experiments: boot the
+default system (userland/system.toml) once, snapshot it at the shell's
+prompt, and for each fault restore the snapshot, store records through the
+shell (``put``; the ``ok`` acknowledgements are recorded), inject ONE fault
+into one server (console, storage or shell) while the system waits at the
+prompt, then probe: read back every acknowledged record with ``get``.
+
+Fault kinds (all into the task's own state, as a bug in it would do):
+
+- ``reg``: flip one bit of one saved register (x1..x31 or the pc) in the
+  task's TCB trap frame -- at the prompt every task is blocked in the
+  kernel, so the frame is what the task resumes with;
+- ``mem``: flip one bit of one byte of the task's writable region;
+- ``insn``: replace one instruction word of the task's text with a random
+  word (corrupted instruction);
+- ``wild``: store 8 random bytes at a random 8-aligned address of the
+  task's writable region (a wild store).
+
+Outcome (one per fault, see :func:`classify`): ``crash`` (kernel panic, an
+error stop of the machine, or a power-off nobody asked for), ``hang`` (a
+probe got no prompt back within :data:`PROBE_BUDGET` guest instructions --
+virtual time, never the host clock), ``recovered`` (every probe answered
+correctly; ``restarted`` says whether the supervisor restarted a task on
+the way), ``not_recovered`` (answers came back but were wrong, or the
+supervisor gave up).  ``lost`` counts acknowledged records that a ``get``
+did not return (retried, as a user would, after a restart's banner; when a
+server was not recovered, after an operator's ``crash storage`` too, so
+that a storage server that merely stopped serving is not counted as the
+records being lost).
+
+Everything derives from ``(seed, index)``: :func:`run_fault` for one index
+gives the same result in any process, alone or in a campaign.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb
+
+#: The servers faults go into (manifest names of userland/system.toml).
+TARGETS = ("console", "storage", "shell")
+KINDS = ("reg", "mem", "insn", "wild")
+#: Guest instructions a probe may take before the system counts as hung.
+PROBE_BUDGET = 4_000_000
+#: Records stored before each fault.
+RECORDS = 3
+#: Tries of one ``get`` (a restarted shell eats the line being typed).
+GET_TRIES = 3
+PROMPT = b"septum> "
+#: Share of memory faults aimed at what the task uses next (the code after
+#: its saved pc, the top of its stack) rather than anywhere in its regions:
+#: a uniformly placed fault at the prompt is almost always latent.
+HOT_SHARE = 0.5
+#: Enough for the system (it uses the first few MiB); small keeps each restore cheap.
+RAM_SIZE = 32 << 20
+DISK_SIZE = 1 << 20
+_KVA_OFFSET = Layout.KWINDOW_PA - Layout.KWINDOW  # kernel VA -> PA
+#: Offset of the saved pc in a TCB (the trap frame: x1..x31 at 8 * n, then the pc).
+TF_PC = 256
+
+
+def _region_end(regions: list[tuple[int, int, int]], addr: int) -> int:
+    """End of the region holding ``addr``."""
+    return next(b + s for b, s, _ in regions if b <= addr < b + s)
+
+
+@dataclass
+class FaultResult:
+    """What happened to one injected fault."""
+
+    index: int
+    target: str
+    kind: str
+    detail: str
+    outcome: str  # crash | hang | recovered | not_recovered
+    restarted: bool
+    acked: int
+    lost: int
+    instret: int
+    notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+class Stopped(Exception):
+    """The machine stopped (power-off, error) during a probe."""
+
+    def __init__(self, reason: object) -> None:
+        super().__init__(str(reason))
+        self.reason = reason
+
+
+class SwifiRig:
+    """The default system booted to its prompt, with a snapshot to go back to.
+
+    One rig per process; :meth:`run_fault` restores it for every fault.
+    """
+
+    def __init__(self, manifest: str | Path | None = None) -> None:
+        from septum.hypervisor.boot_cli import DEFAULT_MANIFEST, cached_build
+        from septum.hypervisor.machine import Machine
+        from septum.toolchain.manifest import load_manifest
+        from septum.tests.kernel.ipcbench import symbols
+
+        manifest = Path(manifest or DEFAULT_MANIFEST)
+        elf, _ = cached_build(manifest, log=lambda _text: None)
+        self.names = [t.name for t in load_manifest(manifest).tasks]
+        self.tcbs = symbols(elf)["tcbs"] + _KVA_OFFSET \
+            if symbols(elf)["tcbs"] < Layout.KWINDOW_PA else symbols(elf)["tcbs"]
+        fd, self.disk = tempfile.mkstemp(prefix="septum-swifi-", suffix=".img")
+        os.ftruncate(fd, DISK_SIZE)
+        os.close(fd)
+        self.m = Machine(ram_size=RAM_SIZE, disk=self.disk)
+        self.out = bytearray()
+        self.m.console_sink = self.out.extend
+        self.m.boot(bios=str(elf))
+        self._until_prompt(0, PROBE_BUDGET * 5)
+        self.snap = self.m.snapshot()
+        self.disk_bytes = Path(self.disk).read_bytes()
+        self.out_mark = len(self.out)
+
+    def close(self) -> None:
+        """Release the machine and the disk file."""
+        self.m.close()
+        os.unlink(self.disk)
+
+    # ----- driving the shell ---------------------------------------------------
+
+    def _until_prompt(self, start: int, budget: int) -> int | None:
+        """Run until a prompt appears in the output after ``start``; the
+        offset after it, or None when ``budget`` instructions went by."""
+        def seen() -> bool:
+            return self.out.find(PROMPT, start) >= 0
+        reason = self.m.run(max_insns=budget, until=seen)
+        if reason.kind == "until" or seen():
+            return self.out.find(PROMPT, start) + len(PROMPT)
+        if reason.kind in ("budget", "hang"):
+            return None
+        raise Stopped(reason)
+
+    def command(self, line: str) -> str | None:
+        """Type ``line`` and return what came back up to the next prompt
+        (None: no prompt within the probe budget)."""
+        start = len(self.out)
+        self.m.uart_feed(line.encode() + b"\n")
+        end = self._until_prompt(start, PROBE_BUDGET)
+        if end is None:
+            return None
+        text = self.out[start:end - len(PROMPT)].decode(errors="replace").replace("\r", "")
+        echo = line + "\n"
+        return text[text.index(echo) + len(echo):] if echo in text else text
+
+    # ----- the task's state ------------------------------------------------------
+
+    def _kpa(self, addr: int) -> int:
+        return addr + _KVA_OFFSET if addr < Layout.KWINDOW_PA else addr
+
+    def tcb(self, index: int) -> int:
+        """Physical address of task ``index``'s TCB."""
+        return self.tcbs + index * Tcb.SIZE
+
+    def regions(self, index: int) -> list[tuple[int, int, int]]:
+        """(base, size, perm) of every region of task ``index``."""
+        rd = lambda a: int.from_bytes(self.m.read_phys(a, 8), "little")  # noqa: E731
+        desc = self._kpa(rd(self.tcb(index) + Tcb.DESC))
+        n, lst = rd(desc + Desc.NREGIONS), self._kpa(rd(desc + Desc.REGIONS))
+        return [(rd(lst + k * Region.ENTRY_SIZE + Region.BASE),
+                 rd(lst + k * Region.ENTRY_SIZE + Region.SIZE),
+                 rd(lst + k * Region.ENTRY_SIZE + Region.PERM)) for k in range(n)]
+
+    def inject(self, rng: random.Random, target: str, kind: str) -> str:
+        """Inject one fault of ``kind`` into task ``target``; what was done."""
+        index = self.names.index(target)
+        regs = self.regions(index)
+        text = [r for r in regs if r[2] & RegionPerm.X]
+        data = [r for r in regs if r[2] & RegionPerm.W]
+        if kind == "reg":
+            reg = rng.randrange(1, 33)  # 32 = the pc, at 256 = 8 * 32
+            bit = rng.randrange(64)
+            addr = self.tcb(index) + 8 * reg
+            old = int.from_bytes(self.m.read_phys(addr, 8), "little")
+            self.m.write_phys(addr, (old ^ (1 << bit)).to_bytes(8, "little"))
+            return f"{'pc' if reg == 32 else f'x{reg}'} bit {bit}"
+        hot = rng.random() < HOT_SHARE
+        rd = lambda a: int.from_bytes(self.m.read_phys(a, 8), "little")  # noqa: E731
+        if kind == "mem":
+            base, size, _ = rng.choice(data)
+            addr, bit = base + rng.randrange(size), rng.randrange(8)
+            sp = rd(self.tcb(index) + 8 * 2)
+            if hot and any(b <= sp < b + s for b, s, _ in data):
+                # The live end of the stack: what the task reads on its way back.
+                addr = min(sp + rng.randrange(256), _region_end(data, sp) - 1)
+            old = self.m.read_phys(addr, 1)[0]
+            self.m.write_phys(addr, bytes([old ^ (1 << bit)]))
+            return f"{'hot ' if hot else ''}byte {addr:#x} bit {bit}"
+        if kind == "insn":
+            base, size, _ = rng.choice(text)
+            addr = base + 4 * rng.randrange(size // 4)
+            pc = rd(self.tcb(index) + TF_PC)
+            if hot and any(b <= pc < b + s for b, s, _ in text):
+                # Code the task runs next: the return path of its system call.
+                addr = min(pc + 2 * rng.randrange(16), _region_end(text, pc) - 4)
+            word = rng.randrange(1 << 32)
+            self.m.write_phys(addr, word.to_bytes(4, "little"))
+            return f"{'hot ' if hot else ''}insn {addr:#x} := {word:#010x}"
+        base, size, _ = rng.choice(data)
+        addr = base + 8 * rng.randrange(size // 8)
+        sp = rd(self.tcb(index) + 8 * 2)
+        if hot and any(b <= sp < b + s for b, s, _ in data):
+            addr = min((sp & ~7) + 8 * rng.randrange(32), _region_end(data, sp) - 8)
+        value = rng.randrange(1 << 64)
+        self.m.write_phys(addr, value.to_bytes(8, "little"))
+        return f"store {addr:#x} := {value:#x}"
+
+    # ----- one fault -----------------------------------------------------------------
+
+    def run_fault(self, seed: int, index: int) -> FaultResult:
+        """Restore the snapshot and run fault ``index`` of campaign ``seed``."""
+        rng = random.Random(f"swifi {seed} {index}")
+        self.m.restore(self.snap)
+        del self.out[self.out_mark:]
+        Path(self.disk).write_bytes(self.disk_bytes)
+        target, kind = rng.choice(TARGETS), rng.choice(KINDS)
+        records = {f"f{index}r{k}": f"v{rng.randrange(1 << 32):08x}" for k in range(RECORDS)}
+        acked: dict[str, str] = {}
+        res = FaultResult(index, target, kind, "", "recovered", False, 0, 0, 0)
+        try:
+            for key, value in records.items():
+                if self.command(f"put {key} {value}") == "ok\n":
+                    acked[key] = value
+            res.acked = len(acked)
+            before = len(self.out)
+            res.detail = self.inject(rng, target, kind)
+            lost = 0
+            answered_wrong = False
+            for key, value in acked.items():
+                for _ in range(GET_TRIES):
+                    got = self.command(f"get {key}")
+                    if got is None:
+                        res.outcome = "hang"
+                        res.notes.append(f"no prompt after get {key}")
+                        break
+                    if got == value + "\n":
+                        break
+                else:
+                    lost += 1
+                    answered_wrong = True
+                    res.notes.append(f"get {key}: {got!r}")
+                if res.outcome == "hang":
+                    break
+            log = self.out[before:].decode(errors="replace")
+            if lost and res.outcome != "hang":
+                # Not recovered by the supervisor; are the records still on
+                # the disk?  Restart storage by hand, as an operator would.
+                lost = 0
+                if self.command("crash storage") is None:
+                    lost = len(acked)
+                for key, value in acked.items():
+                    if self.command(f"get {key}") != value + "\n":
+                        lost += 1
+                res.lost = min(lost, len(acked))
+            res.restarted = "stopped: cause=" in log or "restart" in log
+            if "kernel panic" in log:
+                res.outcome = "crash"
+            elif res.outcome != "hang" and (answered_wrong or "giving up" in log):
+                res.outcome = "not_recovered"
+        except Stopped as stop:
+            log = self.out.decode(errors="replace")
+            res.outcome = "crash"
+            res.notes.append(f"machine stopped: {stop}")
+        res.instret = self.m.instret - self.snap.state["instret"]  # type: ignore[operator]
+        return res
