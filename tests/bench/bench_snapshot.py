@@ -106,7 +106,7 @@ def collect(quick: bool = False, runs: int = 3,
                                     restore)]
     sec["ratios"] = [runner.ratio("cold boot / restore", cold, restore)]
     sec["notes"] = ["cold boot = new Machine + boot(bios=IMAGE) + run to the point; "
-                    "snapshots are Unicorn copy-on-write (CPU|MEMORY context) plus devices"]
+                    "snapshots copy the CPU context, all of RAM and every device's state"]
     return sec
 
 

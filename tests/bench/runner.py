@@ -45,7 +45,7 @@ SECTIONS: dict[str, tuple[str, str]] = {
     "cli": ("", "septum run (a process) beside QEMU, same image"),
     "trap": ("septum.tests.bench.bench_trap", "U-mode ecall trap round trips"),
     "ipc": ("septum.tests.bench.bench_ipc", "IPC round trip (CALL + REPLY_RECV)"),
-    "trace": ("", "instruction tracing"),
+    "trace": ("septum.tests.bench.bench_trace", "instruction tracing"),
     "asm": ("", "assembler, lines per second"),
     "boot": ("septum.tests.bench.bench_boot", "boot of the default system to the shell prompt"),
     "snapshot": ("septum.tests.bench.bench_snapshot", "snapshot save/restore vs cold boot"),
@@ -186,22 +186,9 @@ def _collect_cli(quick: bool, runs: int, progress: Progress) -> dict[str, object
     return sec
 
 
-def _collect_trace(quick: bool, runs: int, progress: Progress) -> dict[str, object]:
-    for mod in ("septum.hypervisor.trace", "septum.hypervisor.tracer"):
-        try:
-            importlib.import_module(mod)
-        except ModuleNotFoundError:
-            continue
-        return section("trace", status="not yet available",
-                       reason=f"{mod} exists but the runner has no adapter for it yet")
-    return section("trace", status="not yet available",
-                   reason="no instruction tracer in this checkout (issue 6)")
-
-
 _ADAPTERS: dict[str, Callable[[bool, int, Progress], dict[str, object]]] = {
     "asm": _collect_asm,
     "cli": _collect_cli,
-    "trace": _collect_trace,
 }
 
 
