@@ -26,18 +26,18 @@ def _text(m: Machine) -> str:
     return out[out.find(BANNER):]
 
 
-def test_board_output_equals_qemu(tmp_path):
-    res = build(TASKS / "syscalls.toml", tmp_path / "full.elf")
+def test_board_output_equals_qemu(tmp_path, fastpath):
+    res = build(TASKS / "syscalls.toml", tmp_path / "full.elf", fastpath=fastpath)
     m = _boot(res.elf)
     stop = m.run(max_insns=BUDGET)
     assert stop.kind == "poweroff" and stop.exit_code == 0
-    qemu = run_qemu(build_kernel("syscalls.toml", tmp_path / "k.elf").elf)
+    qemu = run_qemu(build_kernel("syscalls.toml", tmp_path / "k.elf", fastpath=fastpath).elf)
     assert _text(m) == qemu
     assert "super: done" in qemu
 
 
-def test_faults_leave_kernel_and_peers_untouched(tmp_path):
-    res = build(TASKS / "syscalls.toml", tmp_path / "full.elf")
+def test_faults_leave_kernel_and_peers_untouched(tmp_path, fastpath):
+    res = build(TASKS / "syscalls.toml", tmp_path / "full.elf", fastpath=fastpath)
     m = _boot(res.elf)
     stop = m.run(max_insns=BUDGET, until=lambda: b"ok timer.bits" in m.uart_output)
     assert stop.kind == "until"

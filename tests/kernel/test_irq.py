@@ -22,13 +22,13 @@ def _check(out: str) -> None:
     assert "ok irq.ack.notmine" in out and "uart: done" in out
 
 
-def test_uart_interrupt_under_qemu(tmp_path):
-    res = build_kernel("uartirq.toml", tmp_path / "u.elf")
+def test_uart_interrupt_under_qemu(tmp_path, fastpath):
+    res = build_kernel("uartirq.toml", tmp_path / "u.elf", fastpath=fastpath)
     _check(run_qemu(res.elf, stdin=b"abcd"))
 
 
-def test_uart_interrupt_masked_until_ack_on_board(tmp_path):
-    res = build(TASKS / "uartirq.toml", tmp_path / "u.elf")
+def test_uart_interrupt_masked_until_ack_on_board(tmp_path, fastpath):
+    res = build(TASKS / "uartirq.toml", tmp_path / "u.elf", fastpath=fastpath)
     syms = symbols(res.elf)
     m = Machine(ram_size=128 << 20)
     m.boot(bios=str(res.elf))

@@ -16,9 +16,9 @@ def _lateness(out: str) -> list[int]:
     return [int(x, 16) for x in re.findall(r"^late (0x[0-9a-f]+)$", out, re.M)]
 
 
-def test_preemption_on_board(tmp_path):
+def test_preemption_on_board(tmp_path, fastpath):
     tick = load_manifest(TASKS / "preempt.toml").tick
-    res = build(TASKS / "preempt.toml", tmp_path / "p.elf")
+    res = build(TASKS / "preempt.toml", tmp_path / "p.elf", fastpath=fastpath)
     m = Machine(ram_size=128 << 20)
     m.boot(bios=str(res.elf))
     stop = m.run(max_insns=300_000_000)
@@ -32,8 +32,8 @@ def test_preemption_on_board(tmp_path):
     assert "ok shared" in out  # both spinners reported ROUNDS times
 
 
-def test_preemption_under_qemu(tmp_path):
-    res = build_kernel("preempt.toml", tmp_path / "p.elf")
+def test_preemption_under_qemu(tmp_path, fastpath):
+    res = build_kernel("preempt.toml", tmp_path / "p.elf", fastpath=fastpath)
     out = run_qemu(res.elf)
     assert len(_lateness(out)) == 5
     assert "ok shared" in out
