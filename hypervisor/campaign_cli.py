@@ -71,6 +71,43 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                        help="run only fault (swifi) or unit (fuzz) INDEX of the campaign")
         c.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
         c.set_defaults(func=campaign_command)
+    m = csub.add_parser("merge", help="merge the JSON reports of slices into one",
+                        description="Merge JSON reports of one kind (e.g. the slices "
+                                    "pytest-xdist workers left in SEPTUM_CAMPAIGN_OUT).")
+    m.add_argument("reports", nargs="+", metavar="REPORT.json")
+    m.add_argument("--json", default=None, metavar="FILE", help="write the merged report")
+    m.set_defaults(func=merge_command)
+
+
+def _write_json(result: dict, path: str) -> None:
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def merge_command(args: argparse.Namespace) -> int:
+    """Body of ``septum campaign merge``."""
+    from septum.testing.campaign import report as rep
+
+    reports = []
+    for name in args.reports:
+        try:
+            data = json.loads(Path(name).read_text())
+            if not isinstance(data, dict) or data.get("campaign") not in ("swifi", "fuzz"):
+                raise ValueError("not a campaign report")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise SeptumError(f"{name}: {exc}") from None
+        reports.append(data)
+    try:
+        result = rep.merge(reports)
+    except (ValueError, KeyError) as exc:
+        raise SeptumError(f"merge: {exc}") from None
+    print(rep.format_table(result))
+    if args.json is not None:
+        _write_json(result, args.json)
+    return 0
 
 
 def campaign_command(args: argparse.Namespace) -> int:
@@ -95,9 +132,5 @@ def campaign_command(args: argparse.Namespace) -> int:
     else:
         print(rep.format_table(result))
         if args.json is not None:
-            tmp = f"{args.json}.tmp{os.getpid()}"
-            with open(tmp, "w") as f:
-                json.dump(result, f, indent=1)
-                f.write("\n")
-            os.replace(tmp, args.json)
+            _write_json(result, args.json)
     return 1 if bad else 0

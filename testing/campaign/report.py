@@ -224,3 +224,27 @@ def format_table(report: dict) -> str:
             lines.append(f"  unit {f['index']}: crashes {f['crashes']} hangs {f['hangs']} "
                          f"disagreements {f['disagreements']}: {f['notes'][:2]}")
     return "\n".join(lines)
+
+
+def merge(reports: list[dict]) -> dict:
+    """One report from the reports of slices of one kind (say, written by
+    xdist workers): faults or units put together, totals recomputed."""
+    kinds = {r["campaign"] for r in reports}
+    if len(kinds) != 1:
+        raise ValueError(f"cannot merge reports of {sorted(kinds)} campaigns")
+    seeds = sorted({r["seed"] for r in reports})
+    seed: int | list[int] = seeds[0] if len(seeds) == 1 else seeds
+    seconds = sum(r["timing"]["seconds"] for r in reports)
+    if kinds == {"swifi"}:
+        if len(seeds) != 1:
+            raise ValueError(f"swifi slices of different seeds {seeds}")
+        faults = sorted((f for r in reports for f in r["faults"]), key=lambda f: f["index"])
+        if len({f["index"] for f in faults}) != len(faults):
+            raise ValueError("swifi slices overlap (a fault index twice)")
+        return swifi_report(faults, seeds[0], seconds)
+    rounds = {r["rounds_per_unit"] for r in reports}
+    units = [u for r in reports for u in r["units"]]
+    merged = fuzz_report(units, 0, max(rounds), seconds)
+    merged["seed"] = seed
+    merged["totals"]["rounds"] = sum(r["totals"]["rounds"] for r in reports)
+    return merged

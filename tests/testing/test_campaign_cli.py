@@ -100,3 +100,21 @@ def test_json_into_missing_directory(tmp_path, capsys):
     rc = main(["campaign", "swifi", "--faults", "1", "--json", str(tmp_path / "no" / "r.json")])
     err = capsys.readouterr().err
     assert rc == 2 and err.count("\n") == 1 and "no such directory" in err
+
+
+def test_merge_of_slices_equals_the_whole(tmp_path, swifi_runs, capsys):
+    (_, whole), _, _ = swifi_runs
+    for name, first in (("s0", 0), ("s1", 5)):
+        r = rep.run_swifi(5 if first == 0 else 3, seed=11, start=first, stream=None)
+        (tmp_path / f"{name}.json").write_text(json.dumps(r))
+    out = tmp_path / "merged.json"
+    assert main(["campaign", "merge", str(tmp_path / "s1.json"), str(tmp_path / "s0.json"),
+                 "--json", str(out)]) == 0
+    merged = json.loads(out.read_text())
+    assert {k: v for k, v in rep.stable(merged).items()} == rep.stable(whole)
+    capsys.readouterr()
+    bad = tmp_path / "bad.json"
+    bad.write_text("[1]")
+    assert main(["campaign", "merge", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.json" in err

@@ -1,0 +1,62 @@
+"""CI smoke runs of the campaigns (issue 7's targets), split for pytest-xdist.
+
+Fuzzing: 100,000 system calls (four campaigns of 25,000, seeds 0..3) with
+no kernel crash, no hang and every result as kernel/model.py says -- the
+issue's full target.
+
+Fault injection: 1,000 faults (two slices of 500 of campaign seed 0), not
+the issue's 10,000: at ~25 ms of host time a fault (measured, see
+docs/campaigns.md) 10,000 take ~4 minutes of one core, more than this
+suite's share.  Each slice must show 0 kernel crashes; the other figures
+(hangs, recovered, records lost) are printed, not asserted: they measure
+the userland servers' robustness and currently miss the issue's targets
+(docs/campaigns.md lists the faults, each reproducible with --only).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from septum.testing.campaign import report as rep
+
+# Sizes: CI's by default; larger runs set them in the environment and spread
+# the slices over xdist workers, local or remote (docs/campaigns.md).
+FUZZ_SLICE = 25_000
+FUZZ_SEEDS = range(-(-int(os.environ.get("SEPTUM_FUZZ_CALLS", 100_000)) // FUZZ_SLICE))
+SWIFI_SLICE = 500
+SWIFI_SLICES = range(-(-int(os.environ.get("SEPTUM_SWIFI_FAULTS", 1_000)) // SWIFI_SLICE))
+#: A folder to leave each slice's JSON report in (merge: septum campaign merge).
+OUT = os.environ.get("SEPTUM_CAMPAIGN_OUT")
+
+
+def _keep(report: dict, name: str) -> None:
+    if OUT:
+        Path(OUT).mkdir(parents=True, exist_ok=True)
+        (Path(OUT) / f"{name}.json").write_text(json.dumps(report, indent=1) + "\n")
+
+
+@pytest.mark.parametrize("seed", FUZZ_SEEDS)
+def test_fuzz_100k_calls_agree_with_the_model(seed):
+    r = rep.run_fuzz(FUZZ_SLICE, seed=seed, stream=None)
+    print(rep.format_table(r))
+    _keep(r, f"fuzz-{seed}")
+    t = r["totals"]
+    assert t["calls"] >= FUZZ_SLICE
+    assert (t["crashes"], t["hangs"], t["disagreements"]) == (0, 0, 0), r["failures"]
+
+
+@pytest.mark.parametrize("part", SWIFI_SLICES)
+def test_swifi_1000_faults_no_kernel_crash(part):
+    r = rep.run_swifi(SWIFI_SLICE, seed=0, start=part * SWIFI_SLICE, stream=None)
+    print(rep.format_table(r))
+    _keep(r, f"swifi-{part}")
+    t = r["totals"]
+    assert t["injected"] == SWIFI_SLICE
+    assert [f["index"] for f in r["faults"]] == \
+        list(range(part * SWIFI_SLICE, (part + 1) * SWIFI_SLICE))
+    assert t["kernel_crashes"] == 0, r["failures"]
+    assert t["kernel_crashes"] + t["hangs"] + t["recovered"] + t["not_recovered"] == SWIFI_SLICE
