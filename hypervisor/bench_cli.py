@@ -32,6 +32,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                     "median of several runs with min and max, ratios taken run by run.")
     p.add_argument("--quick", action="store_true", help="tiny sizes (seconds, for tests)")
     p.add_argument("--json", metavar="FILE", help="write every figure as JSON to FILE")
+    p.add_argument("--markdown", metavar="FILE",
+                   help="write every figure as a Markdown table to FILE (the README's table)")
     p.add_argument("--only", metavar="NAME,...",
                    help=f"run only these sections{known}")
     p.add_argument("--runs", type=int, metavar="N",
@@ -40,7 +42,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
 
 
 def _bench(args: argparse.Namespace) -> int:
-    from septum.tests.bench.runner import SECTIONS, format_all, run_all
+    from septum.tests.bench.runner import SECTIONS, format_all, format_markdown, run_all
 
     names = None
     if args.only:
@@ -58,6 +60,9 @@ def _bench(args: argparse.Namespace) -> int:
         with open(args.json, "w") as f:
             json.dump(result, f, indent=2)
             f.write("\n")
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write(format_markdown(result))
     failed = [s["name"] for s in result["sections"] if s["status"] == "error"]  # type: ignore[union-attr]
     if failed:
         print(f"septum bench: failed: {', '.join(failed)}", file=sys.stderr)

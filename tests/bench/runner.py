@@ -297,6 +297,32 @@ def format_all(result: dict[str, object]) -> str:
     return "\n\n".join([head, *(format_section(s) for s in result["sections"])])  # type: ignore[union-attr]
 
 
+def format_markdown(result: dict[str, object]) -> str:
+    """The whole result as one Markdown table (the README's performance
+    table is this output): every figure and ratio with median, min and max,
+    then the exact counts."""
+    host = result["host"]
+    out = [f"<!-- septum bench --markdown: {result['runs']} run(s) each; python "
+           f"{host['python']}, unicorn {host['unicorn']}, {host['qemu'] or 'no QEMU'} -->",  # type: ignore[index]
+           "", "| section | figure | unit | median | min | max |", "|---|---|---|---:|---:|---:|"]
+    exact = []
+    for sec in result["sections"]:  # type: ignore[union-attr]
+        if sec["status"] != "ok":
+            out.append(f"| {sec['name']} | {sec['status']}: {sec.get('reason', '')} | | | | |")
+            continue
+        for f in [*sec["figures"], *sec["ratios"]]:
+            out.append(f"| {sec['name']} | {f['name']} | {f['unit']} | {_num(f['median'])} "
+                       f"| {_num(f['min'])} | {_num(f['max'])} |")
+        for key, val in sec["exact"].items():
+            exact.append(f"| {sec['name']} | {key} | {_num(val)} |")
+        for ref in sec.get("references", ()):
+            exact.append(f"| {sec['name']} | reference: {ref['name']} | "
+                         f"{_num(ref['value'])} {ref['unit']} |")
+    if exact:
+        out += ["", "| section | exact count | value |", "|---|---|---:|", *exact]
+    return "\n".join(out) + "\n"
+
+
 def module_main(name: str, argv: Sequence[str] | None, doc: str,
                 collect: Callable[..., dict[str, object]] | None = None) -> int:
     """``main(argv)`` of a bench module written for the runner: ``--quick``,

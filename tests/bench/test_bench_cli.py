@@ -16,7 +16,7 @@ from septum.tests.bench import bench_mips, bench_trap, runner
 FIGURE_KEYS = {"name", "unit", "median", "min", "max", "samples"}
 SECTION_KEYS = {"name", "title", "status", "params", "figures", "ratios", "exact", "notes"}
 #: Sections that must run here (every tool they need is installed in CI).
-MUST_RUN = {"mips", "trap", "ipc", "asm", "boot", "snapshot", "irq"}
+MUST_RUN = {"mips", "trap", "ipc", "trace", "asm", "boot", "snapshot", "irq"}
 #: Exact counts compared across runs.
 DETERMINISTIC = ("ipc", "irq", "trap", "mips", "snapshot", "boot")
 
@@ -128,3 +128,17 @@ def test_ratios_are_taken_run_by_run():
     # Not the ratio of the medians (20 / 7.5).
     empty = runner.figure("nothing", "s", [None])
     assert empty["median"] is None and empty["samples"] == []
+
+
+def test_markdown_table_carries_every_figure(quick_run, tmp_path):
+    text = runner.format_markdown(quick_run)
+    for sec in quick_run["sections"]:
+        if sec["status"] != "ok":
+            continue
+        for f in [*sec["figures"], *sec["ratios"]]:
+            assert f"| {sec['name']} | {f['name']} | {f['unit']} |" in text
+        for key, val in sec["exact"].items():
+            assert f"| {sec['name']} | {key} | {runner._num(val)} |" in text
+    out = tmp_path / "perf.md"
+    assert main(["bench", "--quick", "--only", "ipc", "--markdown", str(out)]) == 0
+    assert "| ipc | insns_per_round_trip_fastpath |" in out.read_text()
