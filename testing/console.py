@@ -104,8 +104,10 @@ class Console:
             if not found and reason.kind == "until":
                 check()  # the deadline passed: one last look
         if not found:
+            state = "still running" if self.last_stop is None or \
+                self.last_stop.kind == "until" else f"stopped: {self.last_stop}"
             raise ExpectTimeout(f"expected {rx.pattern!r} within {timeout} virtual ms; "
-                                f"machine: {self.last_stop or 'not run'}; output since the "
+                                f"machine {state}; output since the "
                                 f"last match: {bytes(self.m.uart_output[self.pos:])[-400:]!r}")
         match = found[0]
         consumed = match.end()

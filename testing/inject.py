@@ -20,10 +20,13 @@ campaign can log and replay it.
 
 Where a task's state lives: a task that is not running has its user
 registers in its TCB's trap frame (kernel/abi.py ``Trapframe``, ``TF_PC``);
-the task running in U-mode right now has them in the hart, and those are
-what is changed then.  While the hart is inside the kernel the trap frame
-of the current task may be half saved or half restored; injecting then is
-allowed (a fault may strike at any time) but the flip may be overwritten.
+the task running in U-mode right now (its TCB is in ``sscratch``) has them
+in the hart, and those are what is changed then.  While the hart is inside
+the kernel a trap frame may be half saved or half restored, and the kernel
+may return through ``sepc``: before a register fault the injector
+single-steps the hart out of the kernel, to U-mode or an idle ``wfi``
+(:meth:`Injector.settle`, at most :data:`SETTLE_STEPS` instructions), so
+the fault lands where the task will really see it.
 
 Task memory is found through the task's static descriptor (``Desc``) and
 its region list, translated through the task's own page table (``satp``),
@@ -48,10 +51,13 @@ from septum.hypervisor.devices.base import IrqLine
 from septum.hypervisor.machine import Machine
 from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb, Trapframe
 from septum.toolchain.errors import SeptumError
-from septum.toolchain.riscv import ABI_NAMES, Priv
+from septum.toolchain.riscv import ABI_NAMES, CSR, Priv
 
 #: A user address no task maps: a task whose pc is set here faults on fetch.
 KILL_PC = 0
+
+#: Instructions :meth:`Injector.settle` may step to leave the kernel.
+SETTLE_STEPS = 20_000
 
 #: The all-zero instruction word is defined illegal (RISC-V unprivileged
 #: spec, "Base Instruction-Length Encoding"): the default corruption.
@@ -230,28 +236,55 @@ class Injector:
         """Physical address of ``task``'s static descriptor."""
         return self.m.symbols["task_descs"] + self.index(task) * Desc.SIZE
 
+    def current_tcb(self) -> int | None:
+        """TCB address of the task in the hart now (U-mode only: the kernel
+        keeps the running task's TCB in ``sscratch`` while it is in U-mode;
+        ``cur_tcb`` may lag, the IPC fast path switches without it)."""
+        if self.m.priv != Priv.U:
+            return None
+        return self._phys(self.m.csr_read(CSR.SSCRATCH))
+
     def is_live(self, task: str | int) -> bool:
         """True when ``task``'s registers are in the hart right now (it is
-        the current task and the hart is in U-mode)."""
-        cur = self._phys(self._u64(self.m.symbols["cur_tcb"]))
-        return self.m.priv == Priv.U and cur == self.tcb(task)
+        the task running in U-mode)."""
+        return self.current_tcb() == self.tcb(task)
+
+    def settle(self) -> int:
+        """Step the hart out of the kernel: until it is in U-mode, or idle in
+        ``wfi`` (then every task's registers are in its trap frame).
+        Returns the instructions stepped; InjectError if the kernel does not
+        get there within :data:`SETTLE_STEPS`."""
+        steps = 0
+        while self.m.priv != Priv.U and not self.m._is_wfi():
+            if steps >= SETTLE_STEPS:
+                raise InjectError(f"the kernel did not return to U-mode within {steps} "
+                                  f"instructions (pc {self.m.pc:#x})")
+            r = self.m.step()
+            steps += 1
+            if r.kind != "budget":
+                break  # stopped, powered off or hung: nothing more will happen
+        return steps
 
     def read_reg(self, task: str | int, reg: str) -> int:
         """Register ``reg`` (ABI name or ``pc``) of ``task``, live or saved."""
+        tf = self._tf_addr(task, reg)
+        self.settle()
         if self.is_live(task):
             return self.m.pc if reg == "pc" else self.m.regs[reg]
-        return self._u64(self._tf_addr(task, reg))
+        return self._u64(tf)
 
     def write_reg(self, task: str | int, reg: str, value: int) -> None:
         """Set register ``reg`` of ``task``, live or in its trap frame."""
         value &= (1 << 64) - 1
+        tf = self._tf_addr(task, reg)
+        self.settle()
         if self.is_live(task):
             if reg == "pc":
                 self.m.pc = value
             else:
                 self.m.regs[reg] = value
             return
-        self.m.write_phys(self._tf_addr(task, reg), value.to_bytes(8, "little"))
+        self.m.write_phys(tf, value.to_bytes(8, "little"))
 
     def _tf_addr(self, task: str | int, reg: str) -> int:
         key = "TF_PC" if reg == "pc" else f"TF_{reg.upper()}"

@@ -98,14 +98,31 @@ def machine(request: pytest.FixtureRequest) -> Iterator[Callable[..., Machine]]:
         m.close()
 
 
+class LiveConsole:
+    """The ``console`` fixture: stands for the :class:`Console` of the
+    system or machine the test made last, looked up at each use (so a test
+    may request ``console`` before it makes its machine)."""
+
+    def __init__(self, request: pytest.FixtureRequest) -> None:
+        self._request = request
+
+    def current(self) -> Console:
+        """The console every attribute is taken from right now."""
+        getters = _consoles(self._request)
+        if not getters:
+            self._request.getfixturevalue("system")
+        return getters[-1]()
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.current(), name)
+
+
 @pytest.fixture
-def console(request: pytest.FixtureRequest) -> Console:
-    """The console of the system or machine this test made last (request
-    ``system`` or ``machine`` first; with neither, the default system)."""
-    getters = _consoles(request)
-    if not getters:
-        request.getfixturevalue("system")
-    return getters[-1]()
+def console(request: pytest.FixtureRequest) -> LiveConsole:
+    """``expect``/``send``/``sendline``/``transcript`` on the console of the
+    system or machine this test made last (with neither: the default
+    ``system``, booted on first use)."""
+    return LiveConsole(request)
 
 
 @pytest.fixture

@@ -88,11 +88,18 @@ def test_delayed_uart_interrupt_arrives_late(system, console, inject):
 def test_failed_disk_write_is_reported(system, console, inject):
     inject.fail_disk_write()
     console.sendline("put k v")
-    console.expect(rb"septum> ", timeout=2000)
+    console.expect(rb"put k v\r?\n(.*)\r?\nseptum> ", timeout=2000)
     assert inject.disk_failures == 1
+    # The storage server saw VIRTIO_BLK_S_IOERR and refused the record.
+    assert b"I/O error" in console.output.rsplit(b"put k v", 1)[1]
     console.sendline("get k")
-    console.expect(rb"septum> ", timeout=2000)
-    assert b"\nv\r\n" not in console.output[console.output.rfind(b"get k"):]
+    m = console.expect(rb"get k\r?\n(.*?)\r?\n", timeout=2000)
+    assert m.group(1) == b"not found"
+    # Only the next write failed: the one after it is stored.
+    console.sendline("put k w")
+    console.expect(rb"put k w\r?\n(.*?)\r?\n", timeout=2000)
+    console.sendline("get k")
+    assert console.expect(rb"get k\r?\n(.*?)\r?\n", timeout=2000).group(1) == b"w"
 
 
 def test_bad_requests_are_clear_errors(inject):
