@@ -99,7 +99,7 @@ def proxy_manifest(folder: str | Path, base: str | Path = DEFAULT_MANIFEST, *,
     calls_toml = ", ".join(f'"{c}"' for c in calls)
     manifest.write_text(manifest.read_text() + (
         f"\n# Added by septum.testing.ipc: the host's IPC proxy.\n[tasks.{PROXY_NAME}]\n"
-        f'source = ["{PROXY_NAME}/{PROXY_SOURCE.name}", "lib/sys.S"]\n'
+        f'source = ["{PROXY_NAME}/{PROXY_SOURCE.name}"]\n'
         f"priority = {priority}\ncalls = [{calls_toml}]\n"))
     # The supervisor names tasks from its own table (tasks.inc).
     inc = dest / "supervisor" / "tasks.inc"

@@ -7,6 +7,7 @@
 # exactly as the manifest grants this task), stores the reply and sets
 # DONE_SEQ = REQ_SEQ.  Between requests it sleeps POLL_TICKS on its timer.
 #
+# Self-contained (no userland library), so it joins any manifest.
 # The final design replaces the polling with a host-link device (an
 # interrupt from the host): see docs/testing.md.
     .include "abi.inc"
@@ -45,7 +46,8 @@ loop:
     li      t2, MB_BUF_SIZE
     bleu    a6, t2, 1f
     mv      a6, t2              # never let the host name more than our buffer
-1:  call    sys_call
+1:  li      a7, SYS_CALL
+    ecall
     sd      a0, MB_STATUS(s0)
     sd      a1, MB_RLEN(s0)
     sd      a2, MB_RWORDS(s0)
@@ -61,14 +63,17 @@ loop:
 idle:
     li      a0, 0               # no deadline: just read the time (a1)
     li      a1, 0
-    call    sys_timer
+    li      a7, SYS_TIMER
+    ecall
     li      t0, POLL_TICKS
     add     a0, a1, t0
     li      a1, POLL_BIT
-    call    sys_timer
+    li      a7, SYS_TIMER
+    ecall
     li      a0, RECVMODE_NOTIFICATIONS_ONLY
     li      a6, 0
-    call    sys_recv
+    li      a7, SYS_RECV
+    ecall
     j       loop
 
     .data
