@@ -18,13 +18,14 @@ Fault kinds (all into the task's own state, as a bug in it would do):
 - ``wild``: store 8 random bytes at a random 8-aligned address of the
   task's writable region (a wild store).
 
-Outcome (one per fault, see :func:`classify`): ``crash`` (kernel panic, an
-error stop of the machine, or a power-off nobody asked for), ``hang`` (a
+Outcome (one per fault): ``crash`` (the kernel's panic path -- a trap
+from S-mode -- or an error stop of the machine), ``hang`` (a
 probe got no prompt back within :data:`PROBE_BUDGET` guest instructions --
 virtual time, never the host clock), ``recovered`` (every probe answered
 correctly; ``restarted`` says whether the supervisor restarted a task on
-the way), ``not_recovered`` (answers came back but were wrong, or the
-supervisor gave up).  ``lost`` counts acknowledged records that a ``get``
+the way), ``not_recovered`` (answers came back but were wrong, the
+supervisor gave up, or the system powered off or reset at a task's
+request).  ``lost`` counts acknowledged records that a ``get``
 did not return (retried, as a user would, after a restart's banner; when a
 server was not recovered, after an operator's ``crash storage`` too, so
 that a storage server that merely stopped serving is not counted as the
@@ -286,7 +287,11 @@ class SwifiRig:
                 res.outcome = "not_recovered"
         except Stopped as stop:
             log = self.out.decode(errors="replace")
-            res.outcome = "crash"
+            # A power-off or reset that a task asked for (a corrupted shell
+            # may ask the supervisor for one) is no kernel crash.
+            kind = getattr(stop.reason, "kind", "error")
+            res.outcome = "crash" if kind == "error" or "kernel panic" in log \
+                else "not_recovered"
             res.notes.append(f"machine stopped: {stop}")
         res.instret = self.m.instret - self.snap.state["instret"]  # type: ignore[operator]
         return res
