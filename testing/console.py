@@ -101,8 +101,8 @@ class Console:
                     self.m.reset()
                     continue
                 break
-            if not found and reason.kind == "until":
-                check()  # the deadline passed: one last look
+            if not found:
+                check()  # stopped (poweroff, deadline): what was printed last counts
         if not found:
             state = "still running" if self.last_stop is None or \
                 self.last_stop.kind == "until" else f"stopped: {self.last_stop}"

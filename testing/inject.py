@@ -99,11 +99,13 @@ class FaultyLine(IrqLine):
     new raise back until that much virtual time has passed; the raise is
     then delivered if the device still drives the line high."""
 
-    __slots__ = ("inner", "drop", "delay", "_dropping", "_due", "delivered_level", "events")
+    __slots__ = ("inner", "clock", "drop", "delay", "_dropping", "_due", "delivered_level",
+                 "events")
 
-    def __init__(self, inner: IrqLine) -> None:
+    def __init__(self, inner: IrqLine, clock: Callable[[], int]) -> None:
         super().__init__(None)
         self.inner = inner
+        self.clock = clock
         self.level = inner.level
         self.drop = 0
         self.delay = 0
@@ -130,7 +132,9 @@ class FaultyLine(IrqLine):
             self.events.append("dropped")
             return
         if rising and self.delay > 0 and not self.delivered_level:
-            self._due = -self.delay  # resolved to an absolute time by the timer
+            # The machine's clock is exact inside a slice too (the time of
+            # the instruction whose MMIO access raised the line).
+            self._due = self.clock() + self.delay
             self.delay = 0
             self.events.append("delayed")
             return
@@ -146,23 +150,14 @@ class _DelayTimer:
     """A pseudo-device in the machine's event list: delivers delayed raises
     of :class:`FaultyLine` wires at their virtual time."""
 
-    def __init__(self, machine: Machine) -> None:
-        self.m = machine
+    def __init__(self) -> None:
         self.lines: list[FaultyLine] = []
 
-    def _resolve(self) -> None:
-        now = self.m.clock()
-        for line in self.lines:
-            if line._due is not None and line._due < 0:
-                line._due = now - line._due
-
     def next_event(self) -> int | None:
-        self._resolve()
         due = [line._due for line in self.lines if line._due is not None]
         return min(due) if due else None
 
     def advance(self, now: int) -> None:
-        self._resolve()
         for line in self.lines:
             if line._due is not None and line._due <= now:
                 line._due = None
@@ -419,11 +414,11 @@ class Injector:
         if source in self._lines:
             return self._lines[source]
         dev = self._device_of(source)
-        wrapped = FaultyLine(dev.irq)  # type: ignore[attr-defined]
+        wrapped = FaultyLine(dev.irq, self.m.clock)  # type: ignore[attr-defined]
         dev.irq = wrapped  # type: ignore[attr-defined]
         self._lines[source] = wrapped
         if self._timer is None:
-            self._timer = _DelayTimer(self.m)
+            self._timer = _DelayTimer()
             self.m._timed.append(self._timer)  # type: ignore[arg-type]
         self._timer.lines.append(wrapped)
         return wrapped

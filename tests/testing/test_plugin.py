@@ -127,3 +127,11 @@ def test_transcript_is_attached_to_failures(pytester):
     assert text.count("septum console") == 1
     result.stdout.fnmatch_lines(["*expected b'no such text' within 20 virtual ms*",
                                  "*septum console*", "septum> \u00abhelp*"])
+
+
+def test_expect_after_poweroff_says_so(machine, console, echo_elf):
+    machine(echo_elf)
+    console.sendline("x")  # typed ahead: the program reads it once it asks
+    console.expect(rb"bye\n", timeout=10)
+    with pytest.raises(ExpectTimeout, match=r"stopped: poweroff \(exit code 0\)"):
+        console.expect(rb"more", timeout=10)
