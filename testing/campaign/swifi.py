@@ -4,14 +4,16 @@ In the style of MINIX 3's driver fault-isolation experiments: boot the
 default system (userland/system.toml) once, snapshot it at the shell's
 prompt, and for each fault restore the snapshot, store records through the
 shell (``put``; the ``ok`` acknowledgements are recorded), inject ONE fault
-into one server (console, storage or shell) while the system waits at the
-prompt, then probe: read back every acknowledged record with ``get``.
+into one server (console, storage or shell) at a random instant of the
+last ``put`` (within :data:`LIVE_WINDOW` instructions; at the prompt after
+it if the put is done by then), then probe: read back every acknowledged
+record with ``get``.
 
 Fault kinds (all into the task's own state, as a bug in it would do):
 
-- ``reg``: flip one bit of one saved register (x1..x31 or the pc) in the
-  task's TCB trap frame -- at the prompt every task is blocked in the
-  kernel, so the frame is what the task resumes with;
+- ``reg``: flip one bit of one register (x1..x31 or the pc), through
+  :class:`septum.testing.inject.Injector`: in the hart if the task runs at
+  that instant, else in its TCB's trap frame;
 - ``mem``: flip one bit of one byte of the task's writable region;
 - ``insn``: replace one instruction word of the task's text with a random
   word (corrupted instruction);
@@ -53,6 +55,9 @@ KINDS = ("reg", "mem", "insn", "wild")
 PROBE_BUDGET = 4_000_000
 #: Records stored before each fault.
 RECORDS = 3
+#: The fault lands this many guest instructions or fewer into the last put
+#: (a put takes ~100,000).
+LIVE_WINDOW = 150_000
 #: Tries of one ``get`` (a restarted shell eats the line being typed).
 GET_TRIES = 3
 PROMPT = b"septum> "
@@ -196,12 +201,14 @@ class SwifiRig:
         text = [r for r in regs if r[2] & RegionPerm.X]
         data = [r for r in regs if r[2] & RegionPerm.W]
         if kind == "reg":
-            reg = rng.randrange(1, 33)  # 32 = the pc, at 256 = 8 * 32
-            bit = rng.randrange(64)
-            addr = self.tcb(index) + 8 * reg
-            old = int.from_bytes(self.m.read_phys(addr, 8), "little")
-            self.m.write_phys(addr, (old ^ (1 << bit)).to_bytes(8, "little"))
-            return f"{'pc' if reg == 32 else f'x{reg}'} bit {bit}"
+            # septum.testing.inject finds the register where the task really
+            # has it: in the hart if it runs now (after stepping the hart out
+            # of the kernel), else in its trap frame.
+            from septum.testing.inject import Injector
+            inj = Injector(self.m, seed=rng.randrange(1 << 32), ntasks=len(self.names))
+            done = inj.flip_register(index)
+            live = " (live)" if done.detail.get("live") else ""
+            return f"{done.detail.get('reg')} bit {done.bit}{live}"
         hot = rng.random() < HOT_SHARE
         rd = lambda a: int.from_bytes(self.m.read_phys(a, 8), "little")  # noqa: E731
         if kind == "mem":
@@ -223,6 +230,8 @@ class SwifiRig:
                 addr = min(pc + 2 * rng.randrange(16), _region_end(text, pc) - 4)
             word = rng.randrange(1 << 32)
             self.m.write_phys(addr, word.to_bytes(4, "little"))
+            # Translations are cached by virtual address: drop them all.
+            self.m.cpu.uc.ctl_flush_tb()
             return f"{'hot ' if hot else ''}insn {addr:#x} := {word:#010x}"
         base, size, _ = rng.choice(data)
         addr = base + 8 * rng.randrange(size // 8)
@@ -246,12 +255,26 @@ class SwifiRig:
         acked: dict[str, str] = {}
         res = FaultResult(index, target, kind, "", "recovered", False, 0, 0, 0)
         try:
-            for key, value in records.items():
+            items = list(records.items())
+            for key, value in items[:-1]:
                 if self.command(f"put {key} {value}") == "ok\n":
                     acked[key] = value
-            res.acked = len(acked)
+            # The fault lands at a random instant of the last put (or at the
+            # prompt after it, if the put is done by then).
+            key, value = items[-1]
             before = len(self.out)
-            res.detail = self.inject(rng, target, kind)
+            self.m.uart_feed(f"put {key} {value}\n".encode())
+            delay = rng.randrange(LIVE_WINDOW)
+            reason = self.m.run(max_insns=delay,
+                                until=lambda: self.out.find(PROMPT, before) >= 0)
+            if reason.kind not in ("budget", "until", "hang"):
+                raise Stopped(reason)
+            res.detail = f"+{delay}: " + self.inject(rng, target, kind)
+            end = self._until_prompt(before, PROBE_BUDGET)
+            if end is not None and self.out[before:end].replace(b"\r", b"").endswith(
+                    b"\nok\n" + PROMPT):
+                acked[key] = value
+            res.acked = len(acked)
             lost = 0
             answered_wrong = False
             for key, value in acked.items():

@@ -54,6 +54,8 @@ def test_broken_kernel_is_a_crash(rig, monkeypatch):
 
     def break_kernel(rng, target, kind):
         rig.m.write_phys(dispatch, bytes(4))  # all zeros: an illegal instruction
+        # The kernel runs it at its virtual address: drop every translation.
+        rig.m.cpu.uc.ctl_flush_tb()
         return "kernel dispatcher zeroed"
 
     monkeypatch.setattr(rig, "inject", break_kernel)
