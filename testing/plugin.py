@@ -3,20 +3,27 @@
 Fixtures (their logic lives in this module's siblings, usable without
 pytest):
 
-``machine``      factory: ``machine(image=..., bios="none", kernel=None,
-                 ram=..., disk=None, entry=None)`` -> a booted-ready
-                 :class:`Machine`; every machine is closed after the test.
+``machine``      factory: ``machine(image=None, bios="none", kernel=None,
+                 ram=128 MiB, disk=None, entry=None)`` -> a fresh, booted
+                 :class:`Machine` (``image``: an ELF loaded as the firmware,
+                 like QEMU's ``-bios``); every machine is closed after the test.
 ``system``       the default system (userland/system.toml), booted once per
                  session to the shell prompt, restored from its snapshot
                  before each test (:class:`~septum.testing.system.BootedSystem`).
-``system_for``   factory: ``system_for(manifest, ready=PROMPT)`` -> the same
-                 for another manifest (one boot per manifest per session).
+``system_for``   factory: ``system_for(manifest, ready=PROMPT, elf=None)`` ->
+                 the same for another manifest (one boot per manifest per
+                 session).
 ``console``      :class:`~septum.testing.console.Console` of the last system
-                 or machine the test made (``expect``/``send``/``sendline``);
-                 its transcript is added to a failing test's report.
+                 or machine the test made (``expect``/``send``/``sendline``),
+                 looked up at each use; every console's transcript is added
+                 to a failing test's report (``pytest_runtest_makereport``).
 ``inject``       the :class:`~septum.testing.inject.Injector` of ``system``.
 ``ipc``          :class:`~septum.testing.ipc.Ipc`: call a server from the host
-                 through a proxy task (see testing/ipc.py).
+                 through a proxy task (see testing/ipc.py), on the default
+                 system plus the proxy (``proxy_manifest``, ``proxy_elf``:
+                 session fixtures with its manifest and image).
+
+The tutorial is docs/testing.md.
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ def test_the_tutorial_runs(pytester, tmp_path, monkeypatch):
     monkeypatch.setenv("SEPTUM_CACHE_DIR", str(tmp_path / "cache"))  # not the user's cache
     for name, text in tutorial_files().items():
         (pytester.path / name).write_text(text)
-    result = pytester.runpytest("-p", "no:cacheprovider")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark")
     # Every test the tutorial shows, and each one passes.
     count = sum(text.count("\ndef test_") for name, text in tutorial_files().items()
                 if name.startswith("test_"))

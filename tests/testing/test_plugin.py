@@ -120,7 +120,7 @@ def test_fails(system, console):
 
 def test_transcript_is_attached_to_failures(pytester):
     pytester.makepyfile(test_inner=INNER)
-    result = pytester.runpytest("-p", "no:cacheprovider", "-rA")
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:benchmark", "-rA")
     result.assert_outcomes(passed=1, failed=1)
     text = result.stdout.str()
     # The section appears once: for the failing test only.
