@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from enum import IntEnum, IntFlag
 
+from septum.firmware import sbi as _sbi
 from septum.hypervisor import memmap
 from septum.toolchain.riscv import ABI_NAMES, Exc, Irq, Mip, Mstatus
 
@@ -219,14 +220,16 @@ class Layout(IntEnum):
 
 #: SBI extension and function ids the kernel uses (SBI spec v2.0).
 class Sbi(IntEnum):
-    """SBI extension ids and function ids used by the kernel."""
+    """SBI extension ids and function ids used by the kernel, by the names
+    the kernel's assembly uses; the numbers are firmware/sbi.py's (the one
+    source for the SBI specification's constants)."""
 
-    LEGACY_PUTCHAR = 0x01
-    EXT_TIME = 0x5449_4D45
-    EXT_SRST = 0x5352_5354
-    SRST_SHUTDOWN = 0
-    SRST_NO_REASON = 0
-    SRST_FAILURE = 1
+    LEGACY_PUTCHAR = _sbi.Ext.LEGACY_CONSOLE_PUTCHAR
+    EXT_TIME = _sbi.Ext.TIME
+    EXT_SRST = _sbi.Ext.SRST
+    SRST_SHUTDOWN = _sbi.ResetType.SHUTDOWN
+    SRST_NO_REASON = _sbi.ResetReason.NO_REASON
+    SRST_FAILURE = _sbi.ResetReason.SYSTEM_FAILURE
 
 
 #: Argument registers (a0, a1, ...) of each call, by name, as ABI.md lists
