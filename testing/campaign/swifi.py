@@ -4,16 +4,16 @@ In the style of MINIX 3's driver fault-isolation experiments: boot the
 default system (userland/system.toml) once, snapshot it at the shell's
 prompt, and for each fault restore the snapshot, store records through the
 shell (``put``; the ``ok`` acknowledgements are recorded), inject ONE fault
-into one server (console, storage or shell) at a random instant of the
-last ``put`` (within :data:`LIVE_WINDOW` instructions; at the prompt after
+into one server (console, storage or shell) -- memory and code faults at a
+random instant of the last ``put`` (within :data:`LIVE_WINDOW` instructions; at the prompt after
 it if the put is done by then), then probe: read back every acknowledged
 record with ``get``.
 
 Fault kinds (all into the task's own state, as a bug in it would do):
 
-- ``reg``: flip one bit of one register (x1..x31 or the pc), through
-  :class:`septum.testing.inject.Injector`: in the hart if the task runs at
-  that instant, else in its TCB's trap frame;
+- ``reg``: flip one bit of one saved register (x1..x31 or the pc) in the
+  task's TCB trap frame, at the prompt after the last put, when every task
+  is blocked in the kernel (the frame is what the task resumes with);
 - ``mem``: flip one bit of one byte of the task's writable region;
 - ``insn``: replace one instruction word of the task's text with a random
   word (corrupted instruction);
@@ -201,14 +201,14 @@ class SwifiRig:
         text = [r for r in regs if r[2] & RegionPerm.X]
         data = [r for r in regs if r[2] & RegionPerm.W]
         if kind == "reg":
-            # septum.testing.inject finds the register where the task really
-            # has it: in the hart if it runs now (after stepping the hart out
-            # of the kernel), else in its trap frame.
-            from septum.testing.inject import Injector
-            inj = Injector(self.m, seed=rng.randrange(1 << 32), ntasks=len(self.names))
-            done = inj.flip_register(index)
-            live = " (live)" if done.detail.get("live") else ""
-            return f"{done.detail.get('reg')} bit {done.bit}{live}"
+            # At the prompt (see run_fault) every task is blocked in the
+            # kernel: its trap frame is exactly what it resumes with.
+            reg = rng.randrange(1, 33)  # 32 = the pc, at TF_PC = 8 * 32
+            bit = rng.randrange(64)
+            addr = self.tcb(index) + 8 * reg
+            old = int.from_bytes(self.m.read_phys(addr, 8), "little")
+            self.m.write_phys(addr, (old ^ (1 << bit)).to_bytes(8, "little"))
+            return f"{'pc' if reg == 32 else f'x{reg}'} bit {bit}"
         hot = rng.random() < HOT_SHARE
         rd = lambda a: int.from_bytes(self.m.read_phys(a, 8), "little")  # noqa: E731
         if kind == "mem":
@@ -265,12 +265,18 @@ class SwifiRig:
             before = len(self.out)
             self.m.uart_feed(f"put {key} {value}\n".encode())
             delay = rng.randrange(LIVE_WINDOW)
-            reason = self.m.run(max_insns=delay,
-                                until=lambda: self.out.find(PROMPT, before) >= 0)
-            if reason.kind not in ("budget", "until", "hang"):
-                raise Stopped(reason)
-            res.detail = f"+{delay}: " + self.inject(rng, target, kind)
-            end = self._until_prompt(before, PROBE_BUDGET)
+            if kind == "reg":
+                # Registers at the prompt: mid-run the hart may be inside the
+                # kernel with the target's frame half saved.
+                end = self._until_prompt(before, PROBE_BUDGET)
+                res.detail = "at the prompt: " + self.inject(rng, target, kind)
+            else:
+                reason = self.m.run(max_insns=delay,
+                                    until=lambda: self.out.find(PROMPT, before) >= 0)
+                if reason.kind not in ("budget", "until", "hang"):
+                    raise Stopped(reason)
+                res.detail = f"+{delay}: " + self.inject(rng, target, kind)
+                end = self._until_prompt(before, PROBE_BUDGET)
             if end is not None and self.out[before:end].replace(b"\r", b"").endswith(
                     b"\nok\n" + PROMPT):
                 acked[key] = value

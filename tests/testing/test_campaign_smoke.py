@@ -4,13 +4,13 @@ Fuzzing: 100,000 system calls (four campaigns of 25,000, seeds 0..3) with
 no kernel crash, no hang and every result as kernel/model.py says -- the
 issue's full target.
 
-Fault injection: 1,000 faults (two slices of 500 of campaign seed 0), not
-the issue's 10,000: at ~25 ms of host time a fault (measured, see
-docs/campaigns.md) 10,000 take ~4 minutes of one core, more than this
-suite's share.  Each slice must show 0 kernel crashes; the other figures
-(hangs, recovered, records lost) are printed, not asserted: they measure
-the userland servers' robustness and currently miss the issue's targets
-(docs/campaigns.md lists the faults, each reproducible with --only).
+Fault injection: 250 faults (one slice of campaign seed 0), not the
+issue's 10,000: at ~130 ms of host time a fault (measured: hangs cost
+their whole probe budget, see docs/campaigns.md) 10,000 take ~20 minutes
+of one core, far more than this suite's share.  Each slice must show 0
+kernel crashes; the other figures (hangs, recovered, records lost) are
+printed, not asserted: they measure the userland servers' robustness and
+currently miss the issue's targets (docs/campaigns.md).
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from septum.testing.campaign import report as rep
 # the slices over xdist workers, local or remote (docs/campaigns.md).
 FUZZ_SLICE = 25_000
 FUZZ_SEEDS = range(-(-int(os.environ.get("SEPTUM_FUZZ_CALLS", 100_000)) // FUZZ_SLICE))
-SWIFI_SLICE = 500
-SWIFI_SLICES = range(-(-int(os.environ.get("SEPTUM_SWIFI_FAULTS", 1_000)) // SWIFI_SLICE))
+SWIFI_SLICE = 250
+SWIFI_SLICES = range(-(-int(os.environ.get("SEPTUM_SWIFI_FAULTS", 250)) // SWIFI_SLICE))
 #: A folder to leave each slice's JSON report in (merge: septum campaign merge).
 OUT = os.environ.get("SEPTUM_CAMPAIGN_OUT")
 
@@ -50,7 +50,7 @@ def test_fuzz_100k_calls_agree_with_the_model(seed):
 
 
 @pytest.mark.parametrize("part", SWIFI_SLICES)
-def test_swifi_1000_faults_no_kernel_crash(part):
+def test_swifi_faults_no_kernel_crash(part):
     r = rep.run_swifi(SWIFI_SLICE, seed=0, start=part * SWIFI_SLICE, stream=None)
     print(rep.format_table(r))
     _keep(r, f"swifi-{part}")
