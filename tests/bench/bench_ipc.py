@@ -40,6 +40,18 @@ SEL4_REFERENCE = {
               "not instructions: not re-measured here",
 }
 
+#: seL4's published RISC-V IPC figures (sel4bench's IPC microbenchmark, one
+#: way, in CPU cycles, not instructions): the 2018 RISC-V port on SiFive's
+#: Freedom Unleashed U500 (FPGA), as H. Almatary reported them
+#: (heshamelmatary.blogspot.com, "IPC Performance of seL4 microkernel on
+#: RISC-V Platforms", 2018-06-01).  A call round trip is the two summed.
+SEL4_PUBLISHED = [
+    {"name": "seL4 RISC-V U500, IPC client->server (sel4bench, 2018)", "value": 518,
+     "unit": "cycles", "source": "H. Almatary, seL4 9.0.1 on Freedom U500, 2018-06-01"},
+    {"name": "seL4 RISC-V U500, IPC server->client (sel4bench, 2018)", "value": 551,
+     "unit": "cycles", "source": "H. Almatary, seL4 9.0.1 on Freedom U500, 2018-06-01"},
+]
+
 
 def kernel_code_lines() -> int:
     """Lines of the kernel's assembly that are neither blank nor comments
@@ -114,7 +126,7 @@ def collect(quick: bool = False, runs: int = 3, progress: runner.Progress = runn
         sec["ratios"].append(runner.ratio("fast path / slow path (trips/s)",
                                           rates[True], rates[False]))
     sec["exact"]["kernel_code_lines"] = kernel_code_lines()
-    sec["references"] = [SEL4_REFERENCE]
+    sec["references"] = [SEL4_REFERENCE, *SEL4_PUBLISHED]
     sec["notes"] = [
         "budget (issue 4): at most 150 guest instructions per round trip, counted "
         "from the caller's ecall to its return; the kernel under 2,000 code lines "
