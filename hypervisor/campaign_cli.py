@@ -130,7 +130,7 @@ def campaign_command(args: argparse.Namespace) -> int:
         json.dump(result, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        print(rep.format_table(result))
         if args.json is not None:
-            _write_json(result, args.json)
+            _write_json(result, args.json)  # first: kept even if stdout is closed
+        print(rep.format_table(result))
     return 1 if bad else 0
