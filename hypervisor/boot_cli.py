@@ -66,7 +66,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    help="the system manifest (default: the bundled userland system)")
     p.add_argument("--script", default=None, metavar="FILE|-",
                    help="type these shell commands (one a line; '-' = stdin), each "
-                        "after the prompt, then exit with the system's exit code")
+                        "after the prompt, then exit with the system's exit code "
+                        "(the default when stdin is not a terminal)")
     p.add_argument("--disk", default=None, metavar="FILE",
                    help="host file holding the storage disk (created, 1 MiB, if missing); "
                         "default: a fresh temporary one, deleted at exit")
@@ -172,6 +173,13 @@ def cached_build(manifest: str | Path, fastpath: bool = True,
 # ----- running -------------------------------------------------------------------------
 
 
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
+
+
 def read_script(source: str, stdin: BinaryIO | None = None) -> list[bytes]:
     """The command lines of a script file (``-`` = stdin): without their
     line ends; blank lines and ``#`` comments dropped."""
@@ -250,6 +258,10 @@ def boot_command(args: argparse.Namespace) -> int:
     if args.disk is not None and Path(args.disk).is_dir():
         raise MachineError(f"--disk {args.disk}: is a directory")  # before a long build
     elf, _ = cached_build(args.manifest, fastpath=not args.no_fastpath)
+    if lines is None and not _stdin_is_terminal():
+        # Piped or redirected input is a script (`echo ps | septum boot`):
+        # waiting at the prompt for keys that can never come would hang.
+        lines = read_script("-")
     disk, temporary = _make_disk(args.disk)
     try:
         m = Machine(ram_size=RAM_SIZE, disk=disk)

@@ -104,3 +104,22 @@ def test_no_fastpath_system_behaves_the_same(boot):
     # Same transcript apart from virtual time spent (the slow path costs
     # more instructions, so nothing printed depends on it here).
     assert fast.out == slow.out
+
+
+def test_piped_stdin_is_a_script(boot_cache):
+    """Without --script, input that is not a terminal is typed as a script,
+    and the end of it ends the run (waiting for keys would hang)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, SEPTUM_CACHE_DIR=str(boot_cache))
+    cmd = [sys.executable, "-m", "septum.hypervisor", "boot", "--max-insns", "100000000"]
+    run = subprocess.run(cmd, input=b"uptime\npoweroff\n", capture_output=True, env=env,
+                         timeout=300)
+    out = run.stdout.decode()
+    assert run.returncode == 0, run.stderr
+    assert "septum> uptime\r\nup " in out or "septum> uptime\nup " in out
+    assert "powering off" in out
+    empty = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True, env=env,
+                           timeout=300)
+    assert empty.returncode == 0 and empty.stdout.decode().endswith("septum> ")
