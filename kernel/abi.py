@@ -41,7 +41,7 @@ class Err(IntEnum):
 
     OK = 0
     DENIED = 1  # the manifest grants no such authority (counted per task)
-    BAD_TASK = 2  # task index out of range, or calling oneself
+    BAD_TASK = 2  # task index out of range, or TASK_RESTART of oneself
     BAD_SYSCALL = 3  # a7 names no system call
     BAD_BUFFER = 4  # a bulk buffer lies outside the owner's regions
     NOT_WAITING = 5  # REPLY to a task that is not waiting for our reply
