@@ -376,7 +376,8 @@ def test_ctrl_c_while_the_guest_sleeps_forever(tmp_path: Path) -> None:
         s.sendall(b"$c#63")
         deadline = time.monotonic() + TIMEOUT
         while not any("waiting for Ctrl-C" in line for line in stub.logs):
-            assert time.monotonic() < deadline
+            if time.monotonic() > deadline:  # a hang guard, not a speed check
+                pytest.fail("the stub never reported waiting for Ctrl-C")
             time.sleep(0.01)
         s.sendall(b"\x03")
         buf = b""
@@ -408,7 +409,8 @@ def test_serve_parses_the_spec(loop_elf: Path) -> None:
             s = socket.create_connection(("127.0.0.1", port), timeout=TIMEOUT)
             break
         except ConnectionRefusedError:
-            assert time.monotonic() < deadline
+            if time.monotonic() > deadline:  # a hang guard, not a speed check
+                pytest.fail(f"nothing listens on port {port}")
             time.sleep(0.02)
     with s:
         assert _rsp(s, "c") == "W07"

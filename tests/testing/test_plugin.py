@@ -66,16 +66,20 @@ def test_system_restores_to_the_same_state(system, console):
 
 
 def test_restore_time_is_printed(system, capsys):
-    times = []
+    times, states = [], set()
     for _ in range(5):
         t = time.perf_counter()
         system.restore()
         times.append(time.perf_counter() - t)
+        states.add((system.machine.clock(), system.machine.instret,
+                    bytes(system.machine.uart_output)))
     with capsys.disabled():
         print(f"\nseptum.testing: system restore (RAM {system.machine.ram_size >> 20} MiB): "
               f"median {statistics.median(times) * 1e3:.1f} ms, min {min(times) * 1e3:.1f} ms "
               f"over {len(times)} restores")
-    assert system.last_restore_s > 0 and len(times) == 5
+    # Printed, never asserted (timings are for benchmarks); what is checked
+    # is that each restore put the machine back at the boot snapshot.
+    assert len(states) == 1
 
 
 HELLO = """\
