@@ -73,6 +73,36 @@ def build_bin(source: str, base: int = 0x8000_0000, **kw: object) -> Path:
     return out
 
 
+#: Print "hello" over the UART (PRELUDE's PUTC), then exit with code 7.
+HELLO = r"""
+.globl _start
+_start:
+    la s0, msg
+1:  lbu a0, 0(s0)
+    beqz a0, 2f
+    PUTC a0
+    addi s0, s0, 1
+    j 1b
+2:  EXIT 7
+msg: .asciz "hello\n"
+"""
+
+#: Echo UART input (polling LSR.DR) until a '.' arrives, then power off.
+ECHO = r"""
+.globl _start
+_start:
+    li s1, UART0
+1:  lbu t0, 5(s1)
+    andi t0, t0, 1
+    beqz t0, 1b
+    lbu a0, 0(s1)
+    sb a0, 0(s1)
+    li t1, '.'
+    bne a0, t1, 1b
+    POWEROFF
+"""
+
+
 #: A program skeleton for trap tests: M-mode setup, then ``body`` runs at
 #: privilege ``mode`` (0 U, 1 S, 3 M) with Bare translation and a PMP entry
 #: that grants everything; ``mtrap``/``strap`` are the trap vectors (loops the

@@ -7,36 +7,9 @@ import pytest
 
 from septum.hypervisor.errors import MachineError
 from septum.hypervisor.machine import INSNS_PER_TICK, Machine
-from septum.tests.hypervisor.build import build_elf
+from septum.tests.hypervisor.build import ECHO, HELLO, build_elf
 from septum.toolchain.riscv import CSR
 
-HELLO = r"""
-.globl _start
-_start:
-    la s0, msg
-1:  lbu a0, 0(s0)
-    beqz a0, 2f
-    PUTC a0
-    addi s0, s0, 1
-    j 1b
-2:  EXIT 7
-msg: .asciz "hello\n"
-"""
-
-# Echo UART input (polling LSR.DR) until a '.' arrives, then power off.
-ECHO = r"""
-.globl _start
-_start:
-    li s1, UART0
-1:  lbu t0, 5(s1)
-    andi t0, t0, 1
-    beqz t0, 1b
-    lbu a0, 0(s1)
-    sb a0, 0(s1)
-    li t1, '.'
-    bne a0, t1, 1b
-    POWEROFF
-"""
 
 COUNT = r"""
 .globl _start

@@ -10,34 +10,7 @@ import pytest
 
 from septum.hypervisor.run_cli import EXIT_BUDGET, EXIT_HANG, parse_mem_size
 from septum.hypervisor.errors import MachineError
-from septum.tests.hypervisor.build import build_bin, build_elf
-
-HELLO = r"""
-.globl _start
-_start:
-    la s0, msg
-1:  lbu a0, 0(s0)
-    beqz a0, 2f
-    PUTC a0
-    addi s0, s0, 1
-    j 1b
-2:  EXIT 7
-msg: .asciz "hello\n"
-"""
-
-ECHO = r"""
-.globl _start
-_start:
-    li s1, UART0
-1:  lbu t0, 5(s1)
-    andi t0, t0, 1
-    beqz t0, 1b
-    lbu a0, 0(s1)
-    sb a0, 0(s1)
-    li t1, '.'
-    bne a0, t1, 1b
-    POWEROFF
-"""
+from septum.tests.hypervisor.build import ECHO, HELLO, build_bin, build_elf
 
 
 def septum(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
