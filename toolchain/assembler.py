@@ -1334,15 +1334,20 @@ class _Assembler:
     # -- finishing ---------------------------------------------------------------------
 
 
-def _has_reloc(tree) -> bool:
-    tag = tree[0]
-    if tag == "r":
+def _tree_any(tree, pred) -> bool:
+    """True when ``pred`` holds for ``tree`` or any node below it."""
+    if pred(tree):
         return True
-    if tag == "u":
-        return _has_reloc(tree[2])
+    tag = tree[0]
+    if tag == "u" or tag == "r":
+        return _tree_any(tree[2], pred)
     if tag == "b":
-        return _has_reloc(tree[2]) or _has_reloc(tree[3])
+        return _tree_any(tree[2], pred) or _tree_any(tree[3], pred)
     return False
+
+
+def _has_reloc(tree) -> bool:
+    return _tree_any(tree, lambda t: t[0] == "r")
 
 
 def _rename(tree, fn):
@@ -1358,14 +1363,7 @@ def _rename(tree, fn):
 
 
 def _has_dot(tree) -> bool:
-    tag = tree[0]
-    if tag == ".":
-        return True
-    if tag == "u" or tag == "r":
-        return _has_dot(tree[2])
-    if tag == "b":
-        return _has_dot(tree[2]) or _has_dot(tree[3])
-    return False
+    return _tree_any(tree, lambda t: t[0] == ".")
 
 
 def _replace_dot(tree, repl):
