@@ -196,21 +196,22 @@ def load_binary(m: "Machine", data_or_path: bytes | str | os.PathLike[str], addr
 def load_image(m: "Machine", path: str | os.PathLike[str], flat_addr: int) -> int:
     """Load an ELF at its addresses or a flat binary at ``flat_addr``;
     return the entry point."""
+    return _load_any(m, path, flat_addr)[0]
+
+
+def _load_any(m: "Machine", path: str | os.PathLike[str], flat_addr: int) -> tuple[int, int]:
+    """Load an ELF or a flat binary; return (entry point, lowest address)."""
     data = _read_file(path, "image")
     if is_elf(data):
-        return load_elf_bytes(m, data, os.fspath(path))
+        return _load_elf(m, data, os.fspath(path))
     _place(m, flat_addr, data, os.fspath(path))
-    return flat_addr
+    return flat_addr, flat_addr
 
 
 def _load_kernel(m: "Machine", path: str | os.PathLike[str], flat_addr: int) -> int:
     """Load a kernel (ELF at its addresses, flat binary at ``flat_addr``);
     return the lowest address it occupies, as QEMU's riscv_load_kernel."""
-    data = _read_file(path, "image")
-    if is_elf(data):
-        return _load_elf(m, data, os.fspath(path))[1]
-    _place(m, flat_addr, data, os.fspath(path))
-    return flat_addr
+    return _load_any(m, path, flat_addr)[1]
 
 
 def default_bios() -> str:
