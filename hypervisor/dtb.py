@@ -11,6 +11,7 @@ OpenSBI, U-Boot and Linux find the same devices here as under QEMU::
     /memory@80000000      the RAM
     /cpus                 timebase-frequency 10 MHz; cpu@0 with its cpu-intc
     /soc                  simple-bus: rtc, serial, test, virtio_mmio x8, plic, clint
+    /platform-bus@4000000 QEMU's dynamic sysbus bus, with Septum's hostlink@0
 
 Phandles are QEMU's: cpu@0 = 1, its interrupt controller = 2, PLIC = 3,
 test finisher = 4.
@@ -23,9 +24,13 @@ Deliberate differences from QEMU 7.2's tree (Debian's):
 - the PLIC's ``riscv,ndev`` is 95 (sources 1..95).  QEMU 7.2 writes 96 (its
   source count including the non-existent source 0); later QEMU writes 95.
 - left out, because the board does not emulate them: ``/pmu``,
-  ``fw-cfg@10100000``, ``flash@20000000``, ``platform-bus@4000000``,
+  ``fw-cfg@10100000``, ``flash@20000000``,
   ``/soc/pci@30000000``, and ``/chosen/rng-seed`` (random, so not
   deterministic).
+- added: ``/platform-bus@4000000/hostlink@0`` (``septum,hostlink``, PLIC
+  source 64), the host-link device, described the way QEMU describes a
+  sysbus device placed on its platform bus (the bus node itself is QEMU's,
+  property for property).
 
 All eight virtio-mmio slots are listed whether or not a disk sits in one
 (as QEMU does: an empty slot reads DeviceID 0).
@@ -168,5 +173,15 @@ def build_dtb(ram_size: int, *, bootargs: str = "", initrd: tuple[int, int] | No
           _words("interrupts-extended", PHANDLE_CPU0_INTC, 3, PHANDLE_CPU0_INTC, 7),
           _words("reg", *_cells64(memmap.CLINT_BASE, memmap.CLINT_SIZE)),
           _strings("compatible", "sifive,clint0", "riscv,clint0"))
+
+    bus = f"/platform-bus@{memmap.PLATFORM_BUS_BASE:x}"
+    _node(tree, bus, _words("interrupt-parent", PHANDLE_PLIC),
+          _words("ranges", 0, 0, memmap.PLATFORM_BUS_BASE, memmap.PLATFORM_BUS_SIZE),
+          _words("#address-cells", 1), _words("#size-cells", 1),
+          _strings("compatible", "qemu,platform", "simple-bus"))
+    hostlink = memmap.HOSTLINK_BASE - memmap.PLATFORM_BUS_BASE
+    _node(tree, f"{bus}/hostlink@{hostlink:x}", _words("interrupts", memmap.HOSTLINK_IRQ),
+          _words("reg", hostlink, memmap.HOSTLINK_SIZE),
+          _strings("compatible", "septum,hostlink"))
 
     return tree.to_dtb(version=17, last_comp_version=16, boot_cpuid_phys=0)

@@ -93,6 +93,7 @@ from septum.hypervisor.devices.finisher import (
     FINISHER_RESET,
     TestFinisher,
 )
+from septum.hypervisor.devices.hostlink import Hostlink
 from septum.hypervisor.devices.plic import Plic
 from septum.hypervisor.devices.rtc import GoldfishRtc
 from septum.hypervisor.devices.uart import Uart16550
@@ -258,8 +259,10 @@ class Machine:
                 self.virtio.append(VirtioBlk(line, self.dma, disk, disk_readonly, index=i))
             else:
                 self.virtio.append(VirtioMmio(i, line, self.dma))
+        # The host's IPC mailbox (septum,hostlink), on QEMU virt's platform bus.
+        self.hostlink = Hostlink(self.plic.line(memmap.HOSTLINK_IRQ))
         self.devices: list[Device] = [self.finisher, self.rtc, self.clint, self.plic,
-                                      self.uart, *self.virtio]
+                                      self.uart, *self.virtio, self.hostlink]
         self._timed: list[Device] = [self.clint, self.rtc]
         self._mmio_cbs: list[object] = []
         for dev in self.devices:

@@ -14,6 +14,9 @@
     0x0200_0000 ├──────────────────────────┤ CLINT: msip, mtimecmp, mtime
     0x0201_0000 ├──────────────────────────┤
                 │ (unmapped)               │
+    0x0400_0000 ├──────────────────────────┤ platform bus: host link IRQ 64 (64..95)
+    0x0400_1000 ├──────────────────────────┤
+                │ (unmapped)               │
     0x0c00_0000 ├──────────────────────────┤ PLIC: contexts 0 = M, 1 = S
     0x0c60_0000 ├──────────────────────────┤
                 │ (unmapped)               │
@@ -68,6 +71,17 @@ VIRTIO_BASE = 0x1000_1000
 VIRTIO_SIZE = 0x1000
 VIRTIO_COUNT = 8
 VIRTIO_IRQ_BASE = 1  # virtio-mmio slot i raises PLIC source 1 + i
+
+# QEMU virt's platform bus, where dynamic sysbus devices go: nothing of
+# QEMU's own board lives there, so Septum's own devices do.
+PLATFORM_BUS_BASE = 0x0400_0000
+PLATFORM_BUS_SIZE = 0x0200_0000
+PLATFORM_BUS_IRQ = 64  # its PLIC sources: 64 .. 64 + PLATFORM_BUS_NUM_IRQS - 1
+PLATFORM_BUS_NUM_IRQS = 32
+
+HOSTLINK_BASE = PLATFORM_BUS_BASE  # septum,hostlink: the host's IPC mailbox
+HOSTLINK_SIZE = 0x1000
+HOSTLINK_IRQ = PLATFORM_BUS_IRQ
 
 DRAM_BASE = 0x8000_0000
 DRAM_DEFAULT_SIZE = 128 * 1024 * 1024
