@@ -30,8 +30,9 @@ the fault lands where the task will really see it.
 
 Task memory is found through the task's static descriptor (``Desc``) and
 its region list, translated through the task's own page table (``satp``),
-so an injection touches exactly what the task may touch.  Code changes
-also drop Unicorn's translated blocks of that address.
+so an injection touches exactly what the task may touch.  Every memory
+change also drops Unicorn's translated blocks (all of them: see
+:meth:`Injector._flush_code`).
 
 Interrupt faults wrap the PLIC input wire (:class:`IrqLine`) of the
 device that drives the source; a delayed raise is delivered by a timed
@@ -325,8 +326,11 @@ class Injector:
         return self.rng.choice(regs)
 
     def _flush_code(self, pa: int, n: int) -> None:
-        # Translated blocks cache the old bytes: drop the blocks covering them.
-        self.m.cpu.uc.ctl_remove_cache(pa, pa + n)
+        # Translated blocks cache the old bytes.  Drop them all: Unicorn's
+        # ctl_remove_cache takes a virtual range and resolves it through the
+        # hart's current translation (the kernel's, or M-mode's), which
+        # misses a task's blocks -- a corrupted instruction then never ran.
+        self.m.cpu.uc.ctl_flush_tb()
 
     def _record(self, inj: Injection) -> Injection:
         self.log.append(inj)

@@ -5,9 +5,10 @@ default system (userland/system.toml) once, snapshot it at the shell's
 prompt, and for each fault restore the snapshot, store records through the
 shell (``put``; the ``ok`` acknowledgements are recorded), inject ONE fault
 into one server (console, storage or shell) -- memory and code faults at a
-random instant of the last ``put`` (within :data:`LIVE_WINDOW` instructions; at the prompt after
-it if the put is done by then), then probe: read back every acknowledged
-record with ``get``.
+random instant of the last ``put`` (uniform over the instructions a put
+takes, measured on a dry run: :attr:`SwifiRig.live_window`), then probe:
+read back every acknowledged record with ``get``.  The disk's writes go to
+the device's in-memory overlay, so the snapshot holds the disk too.
 
 Fault kinds (all into the task's own state, as a bug in it would do):
 
@@ -22,8 +23,8 @@ Fault kinds (all into the task's own state, as a bug in it would do):
 
 Outcome (one per fault): ``crash`` (the kernel's panic path -- a trap
 from S-mode -- or an error stop of the machine), ``hang`` (a
-probe got no prompt back within :data:`PROBE_BUDGET` guest instructions --
-virtual time, never the host clock), ``recovered`` (every probe answered
+probe got no prompt back within :data:`PROBE_TIME` of virtual time, never
+the host clock), ``recovered`` (every probe answered
 correctly; ``restarted`` says whether the supervisor restarted a task on
 the way), ``not_recovered`` (answers came back but were wrong, the
 supervisor gave up, or the system powered off or reset at a task's
@@ -51,13 +52,15 @@ from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb
 #: The servers faults go into (manifest names of userland/system.toml).
 TARGETS = ("console", "storage", "shell")
 KINDS = ("reg", "mem", "insn", "wild")
-#: Guest instructions a probe may take before the system counts as hung.
-PROBE_BUDGET = 4_000_000
+#: Virtual time (mtime ticks, 10 MHz: 1 s) a probe may take before the
+#: system counts as hung: the answer to one command must come within it.
+#: Virtual, never host time; it covers the supervisor's restart back-off
+#: (10..640 ms) with room to spare.
+PROBE_TIME = 10_000_000
+#: Virtual time the boot to the first prompt may take.
+BOOT_TIME = 50 * PROBE_TIME
 #: Records stored before each fault.
 RECORDS = 3
-#: The fault lands this many guest instructions or fewer into the last put
-#: (a put takes ~100,000).
-LIVE_WINDOW = 150_000
 #: Tries of one ``get`` (a restarted shell eats the line being typed).
 GET_TRIES = 3
 PROMPT = b"septum> "
@@ -114,7 +117,7 @@ class SwifiRig:
 
     def __init__(self, manifest: str | Path | None = None) -> None:
         from septum.hypervisor.boot_cli import DEFAULT_MANIFEST, cached_build
-        from septum.hypervisor.machine import Machine
+        from septum.hypervisor.machine import DISK_SLOT, Machine
         from septum.toolchain.manifest import load_manifest
         from septum.tests.kernel.ipcbench import symbols
 
@@ -132,13 +135,33 @@ class SwifiRig:
         os.ftruncate(fd, DISK_SIZE)
         os.close(fd)
         self.m = Machine(ram_size=RAM_SIZE, disk=self.disk)
+        # Disk writes go to the device's in-memory overlay, which snapshots
+        # include: restoring the snapshot rolls the disk back too.
+        self.m.virtio[DISK_SLOT].snapshot = True  # type: ignore[attr-defined]
         self.out = bytearray()
         self.m.console_sink = self.out.extend
         self.m.boot(bios=str(elf))
-        self._until_prompt(0, PROBE_BUDGET * 5)
+        if self._until_prompt(0, BOOT_TIME) is None:
+            raise Stopped(f"{manifest}: no prompt within {BOOT_TIME} ticks of boot")
         self.snap = self.m.snapshot()
-        self.disk_bytes = Path(self.disk).read_bytes()
         self.out_mark = len(self.out)
+        #: Instructions one ``put`` takes from its line to the next prompt
+        #: (measured on a dry run): faults land at a random instant of it.
+        self.live_window = self._measure_put()
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """Back to the snapshot at the prompt (RAM, CPU, devices, disk)."""
+        self.m.restore(self.snap)
+        del self.out[self.out_mark:]
+
+    def _measure_put(self) -> int:
+        self._fresh()
+        before = self.m.instret
+        self.m.uart_feed(b"put f0r0 v00000000\n")
+        if self._until_prompt(self.out_mark, PROBE_TIME) is None:
+            raise Stopped("a put on the fresh system got no prompt back")
+        return self.m.instret - before
 
     def _count_mmio(self, record: logging.LogRecord) -> bool:
         self.mmio_warnings += 1
@@ -154,13 +177,18 @@ class SwifiRig:
 
     def _until_prompt(self, start: int, budget: int) -> int | None:
         """Run until a prompt appears in the output after ``start``; the
-        offset after it, or None when ``budget`` instructions went by."""
-        def seen() -> bool:
-            return self.out.find(PROMPT, start) >= 0
-        reason = self.m.run(max_insns=budget, until=seen)
-        if reason.kind == "until" or seen():
-            return self.out.find(PROMPT, start) + len(PROMPT)
-        if reason.kind in ("budget", "hang"):
+        offset after it, or None when ``budget`` ticks of virtual time went
+        by first (checked between the machine's slices: up to one slice,
+        1 ms of busy time, late)."""
+        out, m = self.out, self.m
+        deadline = m.clock() + budget
+
+        def done() -> bool:
+            return out.find(PROMPT, start) >= 0 or m.clock() >= deadline
+        reason = m.run(until=done)
+        if out.find(PROMPT, start) >= 0:
+            return out.find(PROMPT, start) + len(PROMPT)
+        if reason.kind in ("until", "hang"):
             return None
         raise Stopped(reason)
 
@@ -169,7 +197,7 @@ class SwifiRig:
         (None: no prompt within the probe budget)."""
         start = len(self.out)
         self.m.uart_feed(line.encode() + b"\n")
-        end = self._until_prompt(start, PROBE_BUDGET)
+        end = self._until_prompt(start, PROBE_TIME)
         if end is None:
             return None
         text = self.out[start:end - len(PROMPT)].decode(errors="replace").replace("\r", "")
@@ -247,9 +275,7 @@ class SwifiRig:
     def run_fault(self, seed: int, index: int) -> FaultResult:
         """Restore the snapshot and run fault ``index`` of campaign ``seed``."""
         rng = random.Random(f"swifi {seed} {index}")
-        self.m.restore(self.snap)
-        del self.out[self.out_mark:]
-        Path(self.disk).write_bytes(self.disk_bytes)
+        self._fresh()
         target, kind = rng.choice(TARGETS), rng.choice(KINDS)
         records = {f"f{index}r{k}": f"v{rng.randrange(1 << 32):08x}" for k in range(RECORDS)}
         acked: dict[str, str] = {}
@@ -264,11 +290,11 @@ class SwifiRig:
             key, value = items[-1]
             before = len(self.out)
             self.m.uart_feed(f"put {key} {value}\n".encode())
-            delay = rng.randrange(LIVE_WINDOW)
+            delay = rng.randrange(self.live_window)
             if kind == "reg":
                 # Registers at the prompt: mid-run the hart may be inside the
                 # kernel with the target's frame half saved.
-                end = self._until_prompt(before, PROBE_BUDGET)
+                end = self._until_prompt(before, PROBE_TIME)
                 res.detail = "at the prompt: " + self.inject(rng, target, kind)
             else:
                 reason = self.m.run(max_insns=delay,
@@ -276,7 +302,7 @@ class SwifiRig:
                 if reason.kind not in ("budget", "until", "hang"):
                     raise Stopped(reason)
                 res.detail = f"+{delay}: " + self.inject(rng, target, kind)
-                end = self._until_prompt(before, PROBE_BUDGET)
+                end = self._until_prompt(before, PROBE_TIME)
             if end is not None and self.out[before:end].replace(b"\r", b"").endswith(
                     b"\nok\n" + PROMPT):
                 acked[key] = value
