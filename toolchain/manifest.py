@@ -43,6 +43,10 @@ def _devices() -> dict[str, Device]:
     for i in range(memmap.VIRTIO_COUNT):
         devs.append(Device(f"virtio{i}", memmap.VIRTIO_BASE + i * memmap.VIRTIO_SIZE,
                            memmap.VIRTIO_SIZE, memmap.VIRTIO_IRQ_BASE + i))
+    # The host link: for the IPC proxy task (userland/hostlink), which
+    # serves the host's requests with its own manifest authority.
+    devs.append(Device("hostlink", memmap.HOSTLINK_BASE, memmap.HOSTLINK_SIZE,
+                       memmap.HOSTLINK_IRQ))
     return {d.name: d for d in devs}
 
 
