@@ -188,3 +188,21 @@ def test_device_tree_node() -> None:
     assert node.get_property("compatible").data == ["septum,hostlink"]
     assert list(node.get_property("reg").data) == [0, memmap.HOSTLINK_SIZE]
     assert list(node.get_property("interrupts").data) == [memmap.HOSTLINK_IRQ]
+
+
+def test_the_proxy_include_matches_the_device() -> None:
+    # userland/hostlink/hostlink.inc repeats the offsets for the assembly
+    # driver: it must name each one as the device module does.
+    import re
+    from pathlib import Path
+
+    from septum.hypervisor.devices import hostlink
+
+    inc = Path(hostlink.__file__).resolve().parents[2] / "userland" / "hostlink" / "hostlink.inc"
+    equs = dict(re.findall(r"^\.equ (\w+), (\w+)", inc.read_text(), re.M))
+    assert equs
+    for name, value in equs.items():
+        if name == "HOSTLINK_BUF_SIZE":
+            assert int(value, 0) == BUF_SIZE
+        else:
+            assert int(value, 0) == getattr(hostlink, name), name
