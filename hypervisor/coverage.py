@@ -17,21 +17,15 @@ the end of the run, counts all of its instructions as run.
 
 from __future__ import annotations
 
-import ctypes
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from unicorn import UC_HOOK_BLOCK
-from unicorn.unicorn_py3.unicorn import uclib
-
+from septum.hypervisor.trace import add_block_hook, del_block_hook
 from septum.toolchain.disasm import Disassembler
 from septum.toolchain.errors import SeptumError
 from septum.toolchain.image import LineEntry
-
-_BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
-                             ctypes.c_void_p)
 
 
 class Coverage:
@@ -44,7 +38,6 @@ class Coverage:
         #: block address -> instruction addresses (decoded once)
         self.insns: dict[int, tuple[int, ...]] = {}
         self._handle: int | None = None
-        self._cb: object = None
         self._dis = Disassembler(cache_size=0)
 
     def start(self) -> "Coverage":
@@ -55,22 +48,14 @@ class Coverage:
         get = counts.get
         new = self._new_block
 
-        def on_block(_uc: int, address: int, size: int, _ud: int) -> None:
+        def on_block(_uc: int, address: int, size: int) -> None:
             c = get(address)
             if c is None:
                 new(address, size)
                 c = 0
             counts[address] = c + 1
 
-        self._cb = _BLOCK_CB(on_block)
-        handle = ctypes.c_size_t()
-        uc = self.m.cpu.uc  # type: ignore[attr-defined]
-        err = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
-                                ctypes.cast(self._cb, ctypes.c_void_p), None,
-                                ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if err:
-            raise SeptumError(f"coverage: uc_hook_add failed ({err})")
-        self._handle = handle.value
+        self._handle = add_block_hook(self.m, on_block)
         return self
 
     def _new_block(self, address: int, size: int) -> None:
@@ -85,7 +70,7 @@ class Coverage:
     def stop(self) -> None:
         """Remove the hook (counts stay)."""
         if self._handle is not None:
-            uclib.uc_hook_del(self.m.cpu.uc._uch, ctypes.c_size_t(self._handle))  # type: ignore[attr-defined]
+            del_block_hook(self.m, self._handle)
             self._handle = None
 
     def executed(self) -> dict[int, int]:

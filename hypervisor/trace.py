@@ -3,17 +3,20 @@
 Capture (:class:`Tracer`)
 -------------------------
 One ``UC_HOOK_BLOCK`` callback, registered through ctypes straight with
-``uc_hook_add`` (the Python binding's wrapper costs half the speed), appends
-three numbers per translated block to ``array``s: the block's
-address, the global index of its first instruction, and the privilege level
-(in U-mode also ``asid << 2``).  No Python
-runs per instruction.  The global index is ``machine.instret`` plus Unicorn's
-per-slice instruction counter (cpu.py), so the number of instructions a block
-really executed is the difference between consecutive indices: this is exact
-when a slice's instruction budget stops a block half-way, and when a trap
-cuts it.  ``priv`` and ``satp`` are read from QEMU's live ``env`` (their
-offsets in the saved context are found by a write-and-compare probe at
-attach time, like cpu.py's ``mip``), one ctypes load each.
+``uc_hook_add`` (:func:`add_block_hook`; the Python binding's wrapper costs
+half the speed), appends three words per executed block to one ``array``:
+the block's address, Unicorn's per-slice instruction counter (cpu.py), and
+the privilege level -- or, in U-mode, ``satp`` (whose MODE field makes it
+>= 4), to keep the ASID.  They are read from QEMU's live state through
+one-element memoryviews (the offsets of ``priv`` and ``satp`` in the saved
+context are found by a write-and-compare probe at attach time, like cpu.py's
+``mip``).  No Python runs per instruction, and nothing is computed per block
+that can wait: :meth:`Tracer.data` turns counters into global instruction
+indices (the base of every slice is recorded once, after the run loop's
+accounting of the slice before) and satp into the ASID.  The number of
+instructions a block really executed is the difference between consecutive
+indices: this is exact when a slice's instruction budget stops a block
+half-way, and when a trap cuts it.
 
 Each distinct block is decoded once with capstone
 (:class:`septum.toolchain.disasm.Disassembler`), at first sight (its bytes
@@ -78,8 +81,44 @@ LETTER_PRIV = {v: k for k, v in PRIV_LETTER.items()}
 EXTRA_BYTES = 64
 PAGE = 0x1000
 
-_BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32,
-                             ctypes.c_void_p)
+#: Unicorn's block callback ``(uc, address, size, user_data)``, declared
+#: without ``user_data`` (unused; the C caller passes it in a register that
+#: the callee may ignore): ctypes then converts one argument less per block.
+_BLOCK_CB = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint64, ctypes.c_uint32)
+#: Kind of a capture event that sets the instruction index of the counters
+#: that follow (a slice's start).
+_EV_BASE = -1
+
+
+def add_block_hook(machine: object, fn: Callable[[int, int, int], None]) -> int:
+    """Install ``fn(uc, address, size)`` as a ``UC_HOOK_BLOCK`` callback on
+    every address, straight through ``uc_hook_add`` (the binding's wrapper
+    costs about half the speed); returns the hook handle.
+
+    The C thunk is kept in the machine's ``_raw_block_hooks`` until
+    :func:`del_block_hook`: Unicorn calls it for as long as the hook is
+    installed, whoever still holds the Python object that installed it."""
+    uc = machine.cpu.uc  # type: ignore[attr-defined]
+    thunk = _BLOCK_CB(fn)
+    handle = ctypes.c_size_t()
+    err = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
+                            ctypes.cast(thunk, ctypes.c_void_p), None,
+                            ctypes.c_uint64(1), ctypes.c_uint64(0))
+    if err:
+        raise SeptumError(f"uc_hook_add(UC_HOOK_BLOCK) failed (unicorn error {err})")
+    vars(machine).setdefault("_raw_block_hooks", {})[handle.value] = thunk
+    return handle.value
+
+
+def del_block_hook(machine: object, handle: int) -> None:
+    """Remove a hook installed by :func:`add_block_hook`."""
+    uclib.uc_hook_del(machine.cpu.uc._uch, ctypes.c_size_t(handle))  # type: ignore[attr-defined]
+    vars(machine).get("_raw_block_hooks", {}).pop(handle, None)
+
+
+def _word_view(word: ctypes.c_uint64) -> memoryview:
+    """A one-element ``Q`` memoryview over a ctypes 64-bit word."""
+    return memoryview(word).cast("B").cast("Q")
 
 
 class TraceError(SeptumError):
@@ -175,9 +214,12 @@ class Tracer:
         self.symbols = list(symbols)
         self.tasks = list(tasks)
         self.detailed = detailed
-        self.addrs = array("Q")
-        self.index = array("Q")
-        self.meta = array("I")
+        #: Raw capture, three words per block: address, the slice's
+        #: instruction counter, priv (or satp in U-mode).
+        self._raw = array("Q")
+        #: (position in _raw / 3 * 3, address, index, meta) of trap and
+        #: restore records, and (position, _EV_BASE, slice base, 0).
+        self._events: list[tuple[int, int, int, int]] = []
         #: address -> block bytes (the largest seen at that address).
         self.blocks: dict[int, bytes] = {}
         #: Block addresses decoded so far, and each block's size at first sight.
@@ -186,7 +228,6 @@ class Tracer:
         #: global instruction index -> [(register number, value)] (detailed).
         self.writes: dict[int, list[tuple[int, int]]] = {}
         self._hooks: list[int] = []
-        self._cb: object = None
         self._prev_on_trap: Callable[[int, int, int, int], None] | None = None
         self._offset: Callable[[], int] = lambda: 0
         self._end: int | None = None
@@ -206,33 +247,35 @@ class Tracer:
         priv = ctypes.c_uint64.from_address(env + poff)
         satp = ctypes.c_uint64.from_address(env + soff)
         counter = ctypes.c_uint64.from_address(uc._uch.value + counter_offset())
-        ap_a, ap_i, ap_m = self.addrs.append, self.index.append, self.meta.append
+        # One-element memoryviews over QEMU's words: indexing one is cheaper
+        # than a ctypes ``.value`` (measured: bench_trace).
+        priv_w = _word_view(priv)
+        satp_w = _word_view(satp)
+        counter_w = _word_view(counter)
+        raw = self._raw
+        ap = raw.append
         seen = self._seen
         new_block = self._new_block
+        events = self._events
+        ap_ev = events.append
         # Added to instret so that indices keep growing across a snapshot
         # restore (reset, reboot, test fixtures), which moves instret back.
         off = 0
 
-        def on_block(_uc: int, address: int, size: int, _ud: int) -> None:
-            # The counter holds the instructions begun before this block in
-            # the current slice; instret, those of the slices before.  The
-            # ASID matters (and is read) only in U-mode.
-            # (Three appends measured faster than one extend of a tuple.)
-            p = priv.value
-            ap_a(address)
-            ap_i(m.instret + counter.value + off)
-            ap_m(p if p else ((satp.value >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2)
+        def on_block(_uc: int, address: int, size: int) -> None:
+            # The slice's counter (instructions begun before this block in
+            # this emu_start slice): the slice's base comes from the event
+            # the run loop's accounting leaves (below).  In U-mode satp
+            # (never below 4: its MODE field is set) stands in for the
+            # privilege, so its ASID is kept; priv is 1 or 3 otherwise.
+            ap(address)
+            ap(counter_w[0])
+            ap(priv_w[0] or satp_w[0])
             if address not in seen:
                 new_block(address, size)
 
-        self._cb = _BLOCK_CB(on_block)
-        handle = ctypes.c_size_t()
-        err = uclib.uc_hook_add(uc._uch, ctypes.byref(handle), UC_HOOK_BLOCK,
-                                ctypes.cast(self._cb, ctypes.c_void_p), None,
-                                ctypes.c_uint64(1), ctypes.c_uint64(0))
-        if err:
-            raise SeptumError(f"trace: uc_hook_add failed ({err})")
-        self._hooks.append(handle.value)
+        ap_ev((0, _EV_BASE, m.instret, 0))
+        self._hooks.append(add_block_hook(m, on_block))
         trap = m.trap  # type: ignore[attr-defined]
         self._prev_on_trap = trap.on_trap
         prev = self._prev_on_trap
@@ -242,9 +285,7 @@ class Tracer:
             # instruction; after one (ebreak, access faults: delivered by the
             # run loop) instret does.
             idx = (m.instret + counter.value - 1 if m._in_slice else m.instret - 1) + off
-            ap_a(epc)
-            ap_i(max(idx, 0))
-            ap_m(TRAP_FLAG | (cause & 0x7FFF_FFFF))
+            ap_ev((len(raw), epc, max(idx, 0), TRAP_FLAG | (cause & 0x7FFF_FFFF)))
             if prev is not None:
                 prev(cause, epc, tval, target)
 
@@ -264,14 +305,21 @@ class Tracer:
                 finally:
                     depth -= 1
                 off = now - m.instret
-                ap_a(0)
-                ap_i(now)
-                ap_m(TRAP_FLAG | RESTORE_MARK)
+                ap_ev((len(raw), 0, now, TRAP_FLAG | RESTORE_MARK))
+                ap_ev((len(raw), _EV_BASE, now, 0))
                 return result
             return traced
 
+        account = m._account  # type: ignore[attr-defined]
+
+        def accounted(executed: int) -> None:
+            # After every slice: the next slice's counters start from here.
+            account(executed)
+            ap_ev((len(raw), _EV_BASE, m.instret + off, 0))
+
         # Instance attributes shadow the methods; stop() removes them.
-        self._wrapped = {}
+        self._wrapped = {"_account": accounted}
+        m._account = accounted  # type: ignore[attr-defined]
         for name in ("restore", "reset"):
             fn = wrap(getattr(m, name))
             setattr(m, name, fn)
@@ -329,7 +377,7 @@ class Tracer:
             return
         uc = self.m.cpu.uc  # type: ignore[attr-defined]
         first, *rest = self._hooks
-        uclib.uc_hook_del(uc._uch, ctypes.c_size_t(first))
+        del_block_hook(self.m, first)
         for h in rest:
             uc.hook_del(h)
         self._hooks = []
@@ -344,9 +392,38 @@ class Tracer:
     # -- results
 
     def data(self) -> "TraceData":
-        """The capture as a :class:`TraceData` (end = the machine's instret)."""
-        return TraceData(array("Q", self.addrs), array("Q", self.index),
-                         array("I", self.meta), dict(self.blocks), self.symbols, self.tasks,
+        """The capture as a :class:`TraceData` (end = the machine's instret).
+
+        Decodes the raw capture: absolute instruction indices from the
+        slices' bases, the U-mode ASID from satp."""
+        addrs, index, meta = array("Q"), array("Q"), array("I")
+        raw = self._raw
+        blocks = len(raw)
+        counters = raw[1::3]
+        privs = raw[2::3]
+        base = 0
+        pos = 0
+
+        def flush(upto: int) -> None:
+            lo, hi = pos // 3, upto // 3
+            addrs.extend(raw[pos:upto:3])
+            index.extend([base + c for c in counters[lo:hi]])
+            meta.extend([p if p < 4 else ((p >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2
+                         for p in privs[lo:hi]])
+
+        for at, a, b, c in list(self._events):
+            if at > pos:
+                flush(at)
+                pos = at
+            if a == _EV_BASE:
+                base = b
+            else:
+                addrs.append(a)
+                index.append(b)
+                meta.append(c)
+        if blocks > pos:
+            flush(blocks)
+        return TraceData(addrs, index, meta, dict(self.blocks), self.symbols, self.tasks,
                          self._end if not self._hooks and self._end is not None
                          else int(self.m.instret) + self._offset(),  # type: ignore[attr-defined]
                          dict(self.writes), dict(self.sizes))

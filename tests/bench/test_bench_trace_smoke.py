@@ -17,6 +17,8 @@ def test_bench_trace_measure_is_exact(tmp_path):
     # and the naive tracer saw each one once.
     assert r["compact_traps"] == 0
     assert r["compact_retired"] == r["insns"] == r["naive_records"]
+    # ... and the same (pc, privilege, bits) for each.
+    assert r["compact_not_in_naive"] == 0
     # MROM stub (6) + 4 set-up + 6 per iteration + jump out (1) + exit (4).
     assert r["insns"] == 6 + 4 + 6 * iters + 1 + 4
 
