@@ -139,6 +139,11 @@ class Tcb(IntEnum):
     PARTNER = 400  # TCB of a caller in REPLY_WAIT on this task, or itself
     URGENT = 408  # other tasks as urgent as this one, | FPW_BLOCKING
     FPW = 416  # scheduler's summary: READY tasks but the running one, | flags
+    # IPC counters (ABI.md, TASK_STATUS a7): messages delivered from / to this
+    # task.  64-bit words whose low 32 bits count (modulo 2**32) and whose
+    # high 32 bits stay 0; kept across restarts, like DENIALS.
+    SENT = 424
+    RECEIVED = 432
     SIZE = 512
 
 

@@ -128,6 +128,11 @@ fastpath_call:
     sd      zero, TCB_BUFLEN(sp)        # no buffer (TCB_BUF is then never read)
     sd      zero, TCB_STATE(t1)         # the server: READY, with the message
     sd      sp, TCB_PARTNER(t1)         # ... and may answer with the fast path
+    li      t3, 1                       # one message: the caller's SENT and
+    addi    t2, sp, TCB_SENT            # the server's RECEIVED (32-bit adds,
+    amoadd.w zero, t3, (t2)             # as the slow path's COUNT: modulo 2**32)
+    addi    t2, t1, TCB_RECEIVED
+    amoadd.w zero, t3, (t2)
     li      a0, RECV_MESSAGE
     ld      a1, TCB_ID(sp)              # sender id; a2..a5 are the words;
     RESUME                              # a6 = 0 copied, a7 = 0 its length
@@ -169,7 +174,11 @@ fastpath_call:
 .if \buffer
     li      a6, 0                       # a6, a7: undefined, but none of ours
 .endif
-    li      a7, 0
+    li      a7, 1                       # one message: our SENT and the
+    addi    t2, sp, TCB_SENT            # caller's RECEIVED (32-bit adds)
+    amoadd.w zero, a7, (t2)
+    addi    t2, t1, TCB_RECEIVED
+    amoadd.w zero, a7, (t2)
     RESUME
 .endm
 

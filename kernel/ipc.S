@@ -13,6 +13,15 @@
     .include "abi.inc"
     .include "config.inc"
 
+# COUNT tcb, field, tmp — one more message in the IPC counter at field of
+# the TCB in register tcb (TCB_SENT / TCB_RECEIVED).  A 32-bit add and
+# store: the count wraps modulo 2**32 and the word's high half stays 0.
+.macro COUNT tcb, field, tmp
+    lw      \tmp, \field(\tcb)
+    addi    \tmp, \tmp, 1
+    sw      \tmp, \field(\tcb)
+.endm
+
     .text
 
 # check_buf — is [a1, a1 + a2) inside one region of task a0 with perms a3?
@@ -49,9 +58,12 @@ check_buf:
 # entering) RECV.  In: a0 = sender TCB, a1 = receiver TCB.
 # Receiver gets: a0 = RECV_MESSAGE, a1 = sender id, a2..a5 = words,
 # a6 = bytes copied, a7 = the sender's buffer length; it becomes READY and
-# the sender waits for the reply.  Clobbers: a0-a2, t0, t1.
+# the sender waits for the reply.  Counts the message on both sides.
+# Clobbers: a0-a2, t0, t1.
     .globl ipc_deliver
 ipc_deliver:
+    COUNT   a0, TCB_SENT, t0
+    COUNT   a1, TCB_RECEIVED, t0
     li      t0, RECV_MESSAGE
     sd      t0, TF_A0(a1)
     ld      t0, TCB_ID(a0)
@@ -110,8 +122,10 @@ find_sender:
 # on the replier), a1 = replier TCB (its a2..a5 are the reply words),
 # a2 = reply buffer, a3 = its length (checked).  The caller gets a0 = OK,
 # a1 = bytes copied into its buffer, a2..a5 = words; it becomes READY.
-# Clobbers: a0-a3, t0, t1.
+# Counts the reply on both sides.  Clobbers: a0-a3, t0, t1.
 reply_do:
+    COUNT   a1, TCB_SENT, t0
+    COUNT   a0, TCB_RECEIVED, t0
     ld      t0, TF_A2(a1)
     sd      t0, TF_A2(a0)
     ld      t0, TF_A3(a1)
@@ -236,6 +250,7 @@ sys_recv:
 recv_common:
     ld      t0, TCB_NOTIF(s0)
     beqz    t0, 1f
+    COUNT   s0, TCB_RECEIVED, t1
     li      t1, RECV_NOTIFICATION
     sd      t1, TF_A0(s0)
     sd      t0, TF_A1(s0)

@@ -1,8 +1,9 @@
 """An executable reference model of the kernel's system-call semantics.
 
 The model is the specification the assembly is tested against: task states,
-the receive scan, notifications, authority and denial counts, generations and
-dead codes, faults, restarts, bulk copies and the scheduler, written plainly.
+the receive scan, notifications, authority, denial and IPC counts,
+generations and dead codes, faults, restarts, bulk copies and the scheduler,
+written plainly.
 Tests drive it with the same random syscall scripts that real tasks run on
 the real kernel (tests/kernel/test_model.py) and compare every result, every
 delivered message, every task state and every byte of the tasks' buffers.
@@ -89,6 +90,8 @@ class Task:
     cause: int = 0
     tval: int = 0
     denials: int = 0
+    sent: int = 0  # IPC counters (Tcb.SENT / Tcb.RECEIVED), modulo 2**32
+    received: int = 0
     regs: list[int] = field(default_factory=lambda: [0] * 8)  # a0..a7
     defined: tuple[int, ...] = ()
     words: tuple[int, ...] = (0, 0, 0, 0)  # message words of a pending CALL
@@ -153,11 +156,22 @@ class Model:
         for i in range(n):
             self.memory[dst + i] = self.memory.get(src + i, 0)
 
+    @staticmethod
+    def count_sent(t: Task) -> None:
+        """One message delivered from ``t`` (its SENT counter)."""
+        t.sent = (t.sent + 1) & MASK32
+
+    @staticmethod
+    def count_received(t: Task) -> None:
+        """One message or notification delivered to ``t`` (RECEIVED)."""
+        t.received = (t.received + 1) & MASK32
+
     def post(self, t: Task, bits: int) -> None:
-        """notify_post."""
+        """notify_post: a waiting receiver gets the bits (and counts them)."""
         t.notif = (t.notif | bits) & MASK64
         if t.notif and t.state in (TaskState.RECV_WAIT, TaskState.NOTIFY_WAIT):
             self._set(t, [RecvKind.NOTIFICATION, t.notif], (0, 1))
+            self.count_received(t)
             t.notif = 0
             t.state = TaskState.READY
 
@@ -182,6 +196,8 @@ class Model:
     def deliver(self, s: Task, r: Task) -> None:
         """ipc_deliver."""
         n = min(s.buflen, r.buflen)
+        self.count_sent(s)
+        self.count_received(r)
         self._set(r, [RecvKind.MESSAGE, s.id, *s.words, n, s.buflen], tuple(range(8)))
         self.copy(r.buf, s.buf, n)
         r.state = TaskState.READY
@@ -198,6 +214,7 @@ class Model:
     def recv_common(self, r: Task, mode: int) -> None:
         if r.notif:
             self._set(r, [RecvKind.NOTIFICATION, r.notif], (0, 1))
+            self.count_received(r)
             r.notif = 0
             return
         if mode:
@@ -221,8 +238,12 @@ class Model:
             return Err.NOT_WAITING, None
         return Err.OK, c
 
-    def reply_do(self, c: Task, words: tuple[int, ...], buf: int, length: int) -> None:
+    def reply_do(self, c: Task, replier: Task, words: tuple[int, ...], buf: int,
+                 length: int) -> None:
+        """reply_do: caller ``c`` gets the reply of ``replier``."""
         n = min(length, c.buflen)
+        self.count_sent(replier)
+        self.count_received(c)
         self._set(c, [Err.OK, n, *words], tuple(range(6)))
         c.state = TaskState.READY
         self.copy(c.buf, buf, n)
@@ -284,14 +305,14 @@ class Model:
                 return ret(err)
             if not self.check_buf(t, a[1], a[6], RegionPerm.R):
                 return ret(Err.BAD_BUFFER)
-            self.reply_do(c, tuple(a[2:6]), a[1], a[6])
+            self.reply_do(c, t, tuple(a[2:6]), a[1], a[6])
             return ret(Err.OK)
         if n == Sys.REPLY_RECV:
             if not self.check_buf(t, a[1], a[6], RegionPerm.W):
                 return ret(Err.BAD_BUFFER)
             err, c = self.caller_of(t, a[0])
             if c is not None:
-                self.reply_do(c, tuple(a[2:6]), 0, 0)
+                self.reply_do(c, t, tuple(a[2:6]), 0, 0)
             t.buf, t.buflen = a[1], a[6]
             self.recv_common(t, RecvMode.OPEN)
             return False
@@ -306,6 +327,7 @@ class Model:
             if dst.id != ident:
                 return ret(dead_code(dst.generation))
             self.post(dst, a[1])
+            self.count_sent(t)
             return ret(Err.OK)
         if n == Sys.YIELD:
             ret(Err.OK)
@@ -318,7 +340,7 @@ class Model:
             x = self.tasks[a[0]]
             # a5 (the pc of the last fault) is an address the model does not know.
             return ret(Err.OK, x.state, x.id, x.cause, x.tval, 0, x.denials,
-                       defined=(0, 1, 2, 3, 4, 6))
+                       (x.received << 32) | x.sent, defined=(0, 1, 2, 3, 4, 6, 7))
         if n == Sys.TASK_RESTART:
             if not t.spec.supervisor:
                 return deny()

@@ -109,7 +109,8 @@ kernel_shutdown:
     j       1b
 
 # TASK_STATUS (a0 = task index), supervisor only.
-# Returns a1 = state, a2 = id, a3 = cause, a4 = tval, a5 = pc, a6 = denials.
+# Returns a1 = state, a2 = id, a3 = cause, a4 = tval, a5 = pc, a6 = denials,
+# a7 = RECEIVED << 32 | SENT (both counters' high halves are always 0).
 sys_task_status:
     call    require_supervisor
     ld      a0, TF_A0(s0)
@@ -130,6 +131,11 @@ sys_task_status:
     sd      t0, TF_A5(s0)
     ld      t0, TCB_DENIALS(t1)
     sd      t0, TF_A6(s0)
+    lwu     t0, TCB_RECEIVED(t1)
+    slli    t0, t0, 32
+    lwu     t2, TCB_SENT(t1)
+    or      t0, t0, t2
+    sd      t0, TF_A7(s0)
     j       sys_ret_ok
 
 # TASK_RESTART (a0 = task index), supervisor only; returns a1 = new id.
@@ -169,6 +175,9 @@ sys_notify:
     bne     a0, t0, sys_dead_t1
     mv      a0, t1
     call    notify_post         # a1 = bits, still the caller's
+    lw      t0, TCB_SENT(s0)    # posted: one message sent (32-bit count)
+    addi    t0, t0, 1
+    sw      t0, TCB_SENT(s0)
     j       sys_ret_ok
 
 # sys_dead_t1 — the id named a past incarnation of the task at t1.

@@ -185,7 +185,8 @@ task_kill:
 # notify_post — OR bits into a task's notifications; wake it if it waits.
 # In: a0 = TCB, a1 = bits.  Clobbers: t0, t1.
 # A task in RECV (open or notifications-only) receives every pending bit at
-# once: a0 = RECV_NOTIFICATION, a1 = bits, and the pending word is cleared.
+# once: a0 = RECV_NOTIFICATION, a1 = bits, and the pending word is cleared;
+# that delivery counts in its TCB_RECEIVED (whoever posted the bits).
     .globl notify_post
 notify_post:
     ld      t0, TCB_NOTIF(a0)
@@ -196,6 +197,9 @@ notify_post:
     addi    t1, t1, -TS_RECV_WAIT
     li      t0, TS_NOTIFY_WAIT - TS_RECV_WAIT
     bgtu    t1, t0, 1f
+    lw      t1, TCB_RECEIVED(a0)    # 32-bit: counts modulo 2**32
+    addi    t1, t1, 1
+    sw      t1, TCB_RECEIVED(a0)
     li      t1, RECV_NOTIFICATION
     sd      t1, TF_A0(a0)
     ld      t0, TCB_NOTIF(a0)

@@ -238,6 +238,8 @@ def _check_against_model(tmp_path: Path, sysdesc: list[dict], scripts: list[list
         assert field(Tcb.ID) == t.id, f"task {i} id"
         assert field(Tcb.NOTIF) == t.notif, f"task {i} notifications"
         assert field(Tcb.DENIALS) == t.denials, f"task {i} denials"
+        assert (field(Tcb.SENT), field(Tcb.RECEIVED)) == (t.sent, t.received), \
+            f"task {i} IPC counts"
         assert (field(Tcb.CAUSE), field(Tcb.TVAL)) == (t.cause, t.tval), f"task {i} fault"
         if t.state in (TaskState.SEND_WAIT, TaskState.REPLY_WAIT):
             assert field(Tcb.WAIT) == t.wait, f"task {i} waits on"

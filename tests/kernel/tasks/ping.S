@@ -44,7 +44,10 @@ bench_return:
     CHECK   a2, 8, pingpong.bench
     li      a0, TASK_PONG
     SYS     SYS_TASK_STATUS
+    mv      s8, a7              # CHECK clobbers a7
     CHECK   a1, TS_RECV_WAIT, pingpong.serverwaits
+    # pong received 1001 requests and sent 1001 replies (ABI.md: IPC counters)
+    CHECK   s8, (1001 << 32) | 1001, pingpong.ipccounts
     PUTS    done
     li      a0, 0
     SYS     SYS_SHUTDOWN
