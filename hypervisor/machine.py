@@ -211,6 +211,10 @@ class RamDma:
         """Store into RAM at ``addr``; DmaError outside RAM."""
         self._check(addr, len(data))
         self.m.cpu.uc.mem_write(addr, bytes(data))
+        if data:
+            # A device writing over code (a program read from disk) must be
+            # seen by the next fetch, as on QEMU.
+            self.m.discard_code(addr, len(data))
 
 
 class Machine:
@@ -344,7 +348,29 @@ class Machine:
             raise MachineError(f"physical range {addr:#x}+{len(data):#x} is not RAM or ROM")
         self.cpu.uc.mem_write(addr, data)
         if data:
-            self.cpu.uc.ctl_remove_cache(addr, addr + len(data))
+            self.discard_code(addr, len(data))
+
+    def discard_code(self, addr: int, n: int) -> None:
+        """Drop the translated code of physical ``[addr, addr+n)`` under
+        every virtual address it is mapped at (write_phys/write_virt do this
+        themselves; call it after changing RAM some other way).
+
+        Unicorn's ``ctl_remove_cache`` takes a *virtual* address and
+        translates it through the hart's current MMU state; below M a
+        physical address then names some other page or none (the removal
+        is silently skipped and stale code keeps running).  In M the fetch
+        translation is the identity, and QEMU invalidates by physical page:
+        every translated block on those pages goes, whatever its virtual
+        address (kernel window, Sv39 aliases)."""
+        cpu = self.cpu
+        prev = cpu.priv
+        if prev != Priv.M:
+            cpu.priv = Priv.M
+        try:
+            cpu.uc.ctl_remove_cache(addr, addr + n)
+        finally:
+            if prev != Priv.M:
+                cpu.priv = prev
 
     def _read_phys_or_none(self, addr: int, n: int) -> bytes | None:
         if self.in_ram(addr, n) or self._in_rom(addr, n):
@@ -512,12 +538,18 @@ class Machine:
         for addr in list(self._bp_hooks):
             if addr not in want:
                 self.cpu.uc.hook_del(self._bp_hooks.pop(addr))
+        added = False
         for addr in want:
             if addr not in self._bp_hooks:
                 self._bp_hooks[addr] = self.cpu.uc.hook_add(
                     UC_HOOK_CODE, self._hook_bp, None, addr, addr)
-                # Code translated before the hook existed would not call it.
-                self.cpu.uc.ctl_remove_cache(addr, addr + 4)
+                added = True
+        if added:
+            # Code translated before the hook existed would not call it.  A
+            # breakpoint is a virtual address of any level's code, which
+            # ctl_remove_cache would translate through the current level's
+            # MMU (see discard_code): drop every translation instead.
+            self.cpu.uc.ctl_flush_tb()
 
     def _hook_bp(self, uc: object, address: int, size: int, user: object) -> None:
         if self._bp_skip == address:

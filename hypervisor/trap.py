@@ -64,6 +64,19 @@ _ADDRESS_CAUSES = frozenset({
     Exc.INST_PAGE_FAULT, Exc.LOAD_PAGE_FAULT, Exc.STORE_PAGE_FAULT,
 })
 
+#: Fetch faults, and the spurious one Unicorn raises instead of an illegal
+#: instruction.  Its translator gives a block that starts with an illegal
+#: *compressed* instruction the size 0 ("does not advance PC"); QEMU then
+#: looks up the block's last page at ``pc + size - 1``, which for a block at
+#: a page start is the previous page, and raises an instruction page (or
+#: access) fault for *that* page when it is not executable.  A real fetch
+#: fault's address is never below the instruction's own (it is the
+#: instruction's address, or its second half's page), so a fetch fault with
+#: ``badaddr < epc`` at a page-aligned ``epc`` is recognised as the illegal
+#: instruction it is.
+_FETCH_FAULTS = frozenset({Exc.INST_PAGE_FAULT, Exc.INST_ACCESS_FAULT})
+_PAGE_MASK = 0xFFF
+
 #: Load fault causes and the store/AMO cause an AMO must report instead.
 _LOAD_TO_AMO = {
     Exc.LOAD_ADDR_MISALIGNED: Exc.STORE_ADDR_MISALIGNED,
@@ -193,6 +206,12 @@ class TrapUnit:
             self.take(Exc.BREAKPOINT, epc, epc)
         elif intno in _ADDRESS_CAUSES:
             tval = cpu.badaddr()
+            if intno in _FETCH_FAULTS and tval < epc and not epc & _PAGE_MASK:
+                # Not a fetch fault: an illegal compressed instruction
+                # first in a block at a page start (see _FETCH_FAULTS).
+                bits = self.fetch_insn(epc)
+                self.take(Exc.ILLEGAL_INSTRUCTION, epc, bits or 0)
+                return
             if intno in _LOAD_TO_AMO and self._is_amo(epc):
                 # QEMU 5 probes an AMO's address as a load; the spec makes
                 # every AMO fault a store/AMO fault (§3.1.15, table 3.6).

@@ -392,3 +392,188 @@ def test_rdtime_obeys_counteren(level: int, mcen: int, scen: int, ok: bool) -> N
         assert r.pc == m.symbols["mtrap"]
         bits = (0xC01 << 20) | (2 << 12) | (10 << 7) | 0x73
         check_entry(m, level, M, Exc.ILLEGAL_INSTRUCTION, m.symbols["site"], bits)
+
+
+# ----- illegal instructions at a page start, under 4 KiB Sv39 pages -------------------
+#
+# U-mode code runs at UCODE_VA (a 4 KiB page); the page before it is mapped
+# (to PREV_PA's page) or not.  Unicorn gives a block that starts with an
+# illegal compressed instruction the size 0 and then probes the previous
+# page: without the trap unit's correction this was reported as an
+# instruction page fault with xtval = the previous page (SWIFI, issue 3).
+# The spec (§3.1.15, §3.1.16): illegal instruction, xepc = the instruction,
+# xtval = its bits.  A second mapping of the same physical page at
+# UALIAS_VA lets the coherence tests write through another alias.
+
+UCODE_VA, UALIAS_VA = 0x4000_1000, 0x4000_3000
+
+PAGED_SETUP = r"""
+    la t0, root
+    li t1, (0x80000 << 10) | 0xCF
+    sd t1, 16(t0)
+    la t2, l1
+    srli t2, t2, 12
+    slli t2, t2, 10
+    ori t2, t2, 1
+    sd t2, 8(t0)
+    la t0, l1
+    la t2, l0
+    srli t2, t2, 12
+    slli t2, t2, 10
+    ori t2, t2, 1
+    sd t2, 0(t0)
+    la t0, l0
+    la t2, upage
+    srli t2, t2, 12
+    slli t2, t2, 10
+    ori t2, t2, 0xDB
+    sd t2, 8(t0)
+    sd t2, 24(t0)
+    .if {prev}
+    la t2, prevpage
+    srli t2, t2, 12
+    slli t2, t2, 10
+    ori t2, t2, 0xDB
+    sd t2, 0(t0)
+    .endif
+    la t0, root
+    srli t0, t0, 12
+    li t1, 8 << 60
+    or t0, t0, t1
+    csrw satp, t0
+    sfence.vma
+"""
+PAGED_EXTRA = r"""
+.align 12
+root: .zero 4096
+l1: .zero 4096
+l0: .zero 4096
+prevpage:
+    .zero 4092
+    .option push
+    .option norvc
+    nop
+    .option pop
+.balign 4096
+upage:
+    {code}
+"""
+
+
+def paged_machine(code: str, prev: bool, medeleg: int) -> Machine:
+    """A machine whose mret enters U at UCODE_VA, where ``code`` starts a page."""
+    # The skeleton's mepc is body + entry_offset (``li t1, {entry_offset}``,
+    # then ``add t0, t0, t1``): this offset line makes it UCODE_VA instead.
+    enter = f"0\n    li t0, {UCODE_VA:#x}\n    li t1, 0"
+    m = Machine(ram_size=16 << 20)
+    m.boot(kernel=str(trap_program(
+        "nop\n", U, medeleg, 0, PAGED_SETUP.format(prev=int(prev)),
+        PAGED_EXTRA.format(code=code), entry_offset=enter)))  # type: ignore[arg-type]
+    return m
+
+
+def run_to_vector(m: Machine, max_insns: int = 100_000) -> int:
+    """Run to the first instruction of a trap vector; return its level."""
+    vectors = {m.symbols["mtrap"]: M, m.symbols["strap"]: S}
+    r = m.run(max_insns=max_insns, breakpoints=list(vectors))
+    assert r.kind == "breakpoint", r
+    return vectors[r.pc]
+
+
+def run_paged(code: str, prev: bool, medeleg: int) -> tuple[Machine, int]:
+    m = paged_machine(code, prev, medeleg)
+    return m, run_to_vector(m)
+
+
+PAGE_START_ILLEGAL = [
+    (".hword 0", 0x0000),          # c.unimp (all zeros: what SWIFI wrote)
+    (".hword 0x0004", 0x0004),     # c.addi4spn with imm 0: reserved
+    (".word 0x00000057", 0x57),    # OP-V: no vector unit, illegal at decode
+    (".word 0x7c002573", 0x7C002573),  # csrrs a0, 0x7c0: no such CSR
+]
+
+
+@pytest.mark.parametrize("prev", [False, True])
+@pytest.mark.parametrize("medeleg", DELEG)
+@pytest.mark.parametrize("code,bits", PAGE_START_ILLEGAL)
+def test_illegal_instruction_at_page_start_first_execution(prev: bool, medeleg: int,
+                                                           code: str, bits: int) -> None:
+    m, target = run_paged(code, prev, medeleg)
+    assert target == expected_target(U, medeleg, Exc.ILLEGAL_INSTRUCTION)
+    check_entry(m, U, target, Exc.ILLEGAL_INSTRUCTION, UCODE_VA, bits)
+
+
+# The U page runs a loop first, so its blocks exist; the host then writes
+# over the first instruction (4-byte encodings: .option norvc).
+LOOP = ".option push\n.option norvc\n1: addi a0, a0, 1\naddi a1, a1, 1\nj 1b\n.option pop\n"
+
+
+def loop_in_user(prev: bool, medeleg: int) -> Machine:
+    m = paged_machine(LOOP, prev, medeleg)
+    r = m.run(max_insns=500)
+    if m.pc == UCODE_VA:
+        r = m.step()
+    # Stopped inside the loop but not at its head: the block at UCODE_VA
+    # exists and is what the loop's jump goes back to.
+    assert r.kind == "budget" and m.priv == U and m.pc in (UCODE_VA + 4, UCODE_VA + 8)
+    assert m.regs.a0 > 10
+    return m
+
+
+@pytest.mark.parametrize("prev", [False, True])
+@pytest.mark.parametrize("medeleg", DELEG)
+@pytest.mark.parametrize("word,bits", [(0, 0), (0x00000057, 0x57)])
+def test_illegal_instruction_written_over_translated_code(prev: bool, medeleg: int,
+                                                          word: int, bits: int) -> None:
+    # What SWIFI does: write_phys over code the task already ran, while the
+    # hart is in U under a page table that does not map that physical
+    # address at the same virtual one.
+    m = loop_in_user(prev, medeleg)
+    m.write_phys(m.symbols["upage"], word.to_bytes(4, "little"))
+    target = run_to_vector(m)
+    assert target == expected_target(U, medeleg, Exc.ILLEGAL_INSTRUCTION)
+    check_entry(m, U, target, Exc.ILLEGAL_INSTRUCTION, UCODE_VA, bits)
+
+
+ECALL = 0x00000073
+
+
+@pytest.mark.parametrize("how", ["write_phys", "write_virt_alias", "write_virt_same"])
+def test_code_write_is_coherent_for_every_alias(how: str) -> None:
+    # The loop's blocks were translated at UCODE_VA; the write goes to the
+    # physical page, or through the second mapping UALIAS_VA, or through
+    # UCODE_VA itself.  Every way, the next fetch sees the new instruction.
+    m = loop_in_user(True, 0)
+    insn = ECALL.to_bytes(4, "little")
+    if how == "write_phys":
+        m.write_phys(m.symbols["upage"], insn)
+    elif how == "write_virt_alias":
+        m.write_virt(UALIAS_VA, insn)
+    else:
+        m.write_virt(UCODE_VA, insn)
+    assert m.read_virt(UCODE_VA, 4) == insn
+    assert run_to_vector(m) == M
+    check_entry(m, U, M, Exc.ECALL_U, UCODE_VA, 0)
+
+
+def test_code_write_from_m_is_seen_by_a_user_alias() -> None:
+    # Blocks of the same physical page translated at two virtual addresses
+    # (UCODE_VA by the loop, UALIAS_VA after a jump there); the host writes
+    # while the hart is in M (identity): both aliases see the new code.
+    m = loop_in_user(True, 0)
+    m.pc = UALIAS_VA + 4
+    r = m.run(max_insns=300)
+    if m.pc == UALIAS_VA:
+        r = m.step()
+    assert r.kind == "budget" and m.pc in (UALIAS_VA + 4, UALIAS_VA + 8)
+    m.cpu.priv = M
+    m.write_phys(m.symbols["upage"], ECALL.to_bytes(4, "little"))
+    m.cpu.priv = U
+    for va in (UALIAS_VA, UCODE_VA):
+        m.pc = va + 4  # the loop's jump goes back to the block at va
+        m.csr_write(CSR.MCAUSE, 0)
+        assert run_to_vector(m) == M
+        check_entry(m, U, M, Exc.ECALL_U, va, 0)
+        m.cpu.priv = U
+        status = m.csr_read(CSR.MSTATUS)
+        m.csr_write(CSR.MSTATUS, status & ~Mstatus.MPP)
