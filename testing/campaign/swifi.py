@@ -28,11 +28,14 @@ the host clock), ``recovered`` (every probe answered
 correctly; ``restarted`` says whether the supervisor restarted a task on
 the way), ``not_recovered`` (answers came back but were wrong, the
 supervisor gave up, or the system powered off or reset at a task's
-request).  ``lost`` counts acknowledged records that a ``get``
-did not return (retried, as a user would, after a restart's banner; when a
-server was not recovered, after an operator's ``crash storage`` too, so
-that a storage server that merely stopped serving is not counted as the
-records being lost).
+request).  ``get`` is retried, as a user would, after a restart's banner.
+``lost`` counts acknowledged records that a client cannot read back: when
+the fault was not recovered (any outcome but ``recovered``), the operator
+power-cycles the board with its disk (:meth:`SwifiRig.reboot`) and
+``get``\ s every acknowledged record again; each one not returned then is
+lost (a server that merely stopped serving, or a broken shell, loses
+nothing; a recovered fault lost nothing by definition: every record came
+back).
 
 Everything derives from ``(seed, index)``: :func:`run_fault` for one index
 gives the same result in any process, alone or in a campaign.
@@ -47,6 +50,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from septum.hypervisor.machine import DISK_SLOT
 from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb
 
 #: The servers faults go into (manifest names of userland/system.toml).
@@ -69,7 +73,7 @@ PROMPT = b"septum> "
 #: a uniformly placed fault at the prompt is almost always latent.
 HOT_SHARE = 0.5
 #: Enough for the system (it uses the first few MiB); small keeps each restore cheap.
-RAM_SIZE = 32 << 20
+RAM_SIZE = 8 << 20
 DISK_SIZE = 1 << 20
 _KVA_OFFSET = Layout.KWINDOW_PA - Layout.KWINDOW  # kernel VA -> PA
 #: Offset of the saved pc in a TCB (the trap frame: x1..x31 at 8 * n, then the pc).
@@ -117,7 +121,7 @@ class SwifiRig:
 
     def __init__(self, manifest: str | Path | None = None) -> None:
         from septum.hypervisor.boot_cli import DEFAULT_MANIFEST, cached_build
-        from septum.hypervisor.machine import DISK_SLOT, Machine
+        from septum.hypervisor.machine import Machine
         from septum.toolchain.manifest import load_manifest
         from septum.tests.kernel.ipcbench import symbols
 
@@ -141,6 +145,8 @@ class SwifiRig:
         self.out = bytearray()
         self.m.console_sink = self.out.extend
         self.m.boot(bios=str(elf))
+        #: The board at power-on (for :meth:`reboot`).
+        self.power_on = self.m.snapshot()
         if self._until_prompt(0, BOOT_TIME) is None:
             raise Stopped(f"{manifest}: no prompt within {BOOT_TIME} ticks of boot")
         self.snap = self.m.snapshot()
@@ -148,15 +154,15 @@ class SwifiRig:
         #: Instructions one ``put`` takes from its line to the next prompt
         #: (measured on a dry run): faults land at a random instant of it.
         self.live_window = self._measure_put()
-        self._fresh()
+        self.fresh()
 
-    def _fresh(self) -> None:
+    def fresh(self) -> None:
         """Back to the snapshot at the prompt (RAM, CPU, devices, disk)."""
         self.m.restore(self.snap)
         del self.out[self.out_mark:]
 
     def _measure_put(self) -> int:
-        self._fresh()
+        self.fresh()
         before = self.m.instret
         self.m.uart_feed(b"put f0r0 v00000000\n")
         if self._until_prompt(self.out_mark, PROBE_TIME) is None:
@@ -275,7 +281,7 @@ class SwifiRig:
     def run_fault(self, seed: int, index: int) -> FaultResult:
         """Restore the snapshot and run fault ``index`` of campaign ``seed``."""
         rng = random.Random(f"swifi {seed} {index}")
-        self._fresh()
+        self.fresh()
         target, kind = rng.choice(TARGETS), rng.choice(KINDS)
         records = {f"f{index}r{k}": f"v{rng.randrange(1 << 32):08x}" for k in range(RECORDS)}
         acked: dict[str, str] = {}
@@ -307,38 +313,14 @@ class SwifiRig:
                     b"\nok\n" + PROMPT):
                 acked[key] = value
             res.acked = len(acked)
-            lost = 0
-            answered_wrong = False
-            for key, value in acked.items():
-                for _ in range(GET_TRIES):
-                    got = self.command(f"get {key}")
-                    if got is None:
-                        res.outcome = "hang"
-                        res.notes.append(f"no prompt after get {key}")
-                        break
-                    if got == value + "\n":
-                        break
-                else:
-                    lost += 1
-                    answered_wrong = True
-                    res.notes.append(f"get {key}: {got!r}")
-                if res.outcome == "hang":
-                    break
+            missing, hung = self._get_all(acked, res)
             log = self.out[before:].decode(errors="replace")
-            if lost and res.outcome != "hang":
-                # Not recovered by the supervisor; are the records still on
-                # the disk?  Restart storage by hand, as an operator would.
-                lost = 0
-                if self.command("crash storage") is None:
-                    lost = len(acked)
-                for key, value in acked.items():
-                    if self.command(f"get {key}") != value + "\n":
-                        lost += 1
-                res.lost = min(lost, len(acked))
             res.restarted = "stopped: cause=" in log or "restart" in log
             if "kernel panic" in log:
                 res.outcome = "crash"
-            elif res.outcome != "hang" and (answered_wrong or "giving up" in log):
+            elif hung:
+                res.outcome = "hang"
+            elif missing or "giving up" in log:
                 res.outcome = "not_recovered"
         except Stopped as stop:
             log = self.out.decode(errors="replace")
@@ -349,4 +331,54 @@ class SwifiRig:
                 else "not_recovered"
             res.notes.append(f"machine stopped: {stop}")
         res.instret = self.m.instret - self.snap.state["instret"]  # type: ignore[operator]
+        if res.outcome != "recovered":
+            res.lost = self._lost_after_reboot(acked, res)
         return res
+
+    def _get_all(self, acked: dict[str, str], res: FaultResult) -> tuple[int, bool]:
+        """``get`` every acknowledged record (up to :data:`GET_TRIES` times
+        each); (records not returned, whether a probe hung)."""
+        missing = 0
+        for key, value in acked.items():
+            for _ in range(GET_TRIES):
+                got = self.command(f"get {key}")
+                if got is None:
+                    res.notes.append(f"no prompt after get {key}")
+                    return missing, True
+                if got == value + "\n":
+                    break
+            else:
+                missing += 1
+                res.notes.append(f"get {key}: {got!r}")
+        return missing, False
+
+    def reboot(self) -> int | None:
+        """Cold boot with the disk as it is now, as an operator power-cycling
+        the board would (RAM, CPU and devices from the power-on snapshot,
+        the disk's overlay kept); the output offset after the first prompt,
+        or None when the system gets nowhere near one within
+        :data:`BOOT_TIME`."""
+        disk = self.m.virtio[DISK_SLOT]
+        overlay = dict(disk.overlay)  # type: ignore[attr-defined]
+        self.m.restore(self.power_on)
+        disk.overlay = overlay  # type: ignore[attr-defined]
+        return self._until_prompt(len(self.out), BOOT_TIME)
+
+    def _lost_after_reboot(self, acked: dict[str, str], res: FaultResult) -> int:
+        """Acknowledged records that a client cannot read back even after a
+        reboot: what the fault really destroyed (a server that merely
+        stopped serving, or a broken shell, loses nothing)."""
+        if not acked:
+            return 0
+        mark = len(res.notes)
+        try:
+            if self.reboot() is None:
+                res.notes.append("after reboot: no prompt")
+                return len(acked)
+            missing, hung = self._get_all(acked, res)
+        except Stopped as stop:
+            res.notes.append(f"after reboot: machine stopped: {stop}")
+            return len(acked)
+        for k in range(mark, len(res.notes)):
+            res.notes[k] = "after reboot: " + res.notes[k]
+        return len(acked) if hung else missing

@@ -24,13 +24,8 @@ def rig():
     r.close()
 
 
-def _fresh(rig: swifi.SwifiRig) -> None:
-    rig.m.restore(rig.snap)
-    del rig.out[rig.out_mark:]
-
-
 def test_bad_pc_in_a_server_is_restarted_and_the_system_answers(rig):
-    _fresh(rig)
+    rig.fresh()
     shell = rig.names.index("shell")
     rig.m.write_phys(rig.tcb(shell) + swifi.TF_PC, (0x10).to_bytes(8, "little"))
     answer = rig.command("put k v")
@@ -66,7 +61,7 @@ def test_broken_kernel_is_a_crash(rig, monkeypatch):
 
 @pytest.mark.parametrize("kind", swifi.KINDS)
 def test_each_kind_changes_the_target_only(rig, kind):
-    _fresh(rig)
+    rig.fresh()
     rng = random.Random(kind)
     regions = {n: rig.regions(i) for i, n in enumerate(rig.names)}
     span = lambda rs: [(b, s) for b, s, _ in rs]  # noqa: E731
@@ -85,3 +80,28 @@ def test_each_kind_changes_the_target_only(rig, kind):
         changed = {n for n in rig.names if before[n] != after[n]}
         # A random word may equal the old one; a bit flip always changes.
         assert changed == {target} or (kind in ("insn", "wild") and not changed), detail
+
+
+def test_reboot_keeps_the_disk(rig):
+    rig.fresh()
+    assert rig.command("put k v") == "ok\n"
+    mark = len(rig.out)
+    assert rig.reboot() is not None
+    assert b"Septum microkernel" in rig.out[mark:]
+    assert rig.command("get k") == "v\n"
+
+
+def test_records_gone_from_the_disk_are_lost(rig, monkeypatch):
+    def wipe_disk(rng, target, kind):
+        # The disk back to blank, and storage made to fault (pc 0x10 is
+        # unmapped) so its restart reads the blank disk.
+        rig.m.virtio[swifi.DISK_SLOT].overlay.clear()
+        storage = rig.names.index("storage")
+        rig.m.write_phys(rig.tcb(storage) + swifi.TF_PC, (0x10).to_bytes(8, "little"))
+        return "disk wiped"
+
+    monkeypatch.setattr(rig, "inject", wipe_disk)
+    res = rig.run_fault(0, 3)  # fault 3 of seed 0 is a register fault: at the prompt
+    assert res.acked == swifi.RECORDS
+    assert res.outcome == "not_recovered", res
+    assert res.lost == res.acked, res
