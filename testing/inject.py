@@ -31,8 +31,8 @@ the fault lands where the task will really see it.
 Task memory is found through the task's static descriptor (``Desc``) and
 its region list, translated through the task's own page table (``satp``),
 so an injection touches exactly what the task may touch.  Every memory
-change also drops Unicorn's translated blocks (all of them: see
-:meth:`Injector._flush_code`).
+change also drops the translated code of what it changed
+(``Machine.discard_code``: by physical page, under every alias).
 
 Interrupt faults wrap the PLIC input wire (:class:`IrqLine`) of the
 device that drives the source; a delayed raise is delivered by a timed
@@ -326,11 +326,10 @@ class Injector:
         return self.rng.choice(regs)
 
     def _flush_code(self, pa: int, n: int) -> None:
-        # Translated blocks cache the old bytes.  Drop them all: Unicorn's
-        # ctl_remove_cache takes a virtual range and resolves it through the
-        # hart's current translation (the kernel's, or M-mode's), which
-        # misses a task's blocks -- a corrupted instruction then never ran.
-        self.m.cpu.uc.ctl_flush_tb()
+        # Translated blocks cache the old bytes: the board drops them under
+        # every virtual address (write_phys does too; said here, since a
+        # corrupted instruction that never runs is no fault at all).
+        self.m.discard_code(pa, n)
 
     def _record(self, inj: Injection) -> Injection:
         self.log.append(inj)

@@ -263,9 +263,8 @@ class SwifiRig:
                 # Code the task runs next: the return path of its system call.
                 addr = min(pc + 2 * rng.randrange(16), _region_end(text, pc) - 4)
             word = rng.randrange(1 << 32)
+            # write_phys drops the translated code of the word too.
             self.m.write_phys(addr, word.to_bytes(4, "little"))
-            # Translations are cached by virtual address: drop them all.
-            self.m.cpu.uc.ctl_flush_tb()
             return f"{'hot ' if hot else ''}insn {addr:#x} := {word:#010x}"
         base, size, _ = rng.choice(data)
         addr = base + 8 * rng.randrange(size // 8)
