@@ -11,6 +11,12 @@ executions of any of its rows (a pseudo-instruction has several).  Results: :met
 ``genhtml``), :meth:`CoverageResult.listing` (each source line with its count,
 ``#####`` for lines never run), and per-file percentages.
 
+Only code counts: :func:`code_lines` keeps the line-table rows that lie in
+executable sections.  (Septum's assembler also gives rows to data
+directives -- ``.asciz``, ``.dword``, ``.zero`` in ``.rodata``/``.bss`` --
+which GNU as, whose line tables gcov and lcov are built for, leaves out: a
+string is never "run", so it must not count as a line missed.)
+
 Approximation (documented, not hidden): a block cut short by a trap, or by
 the end of the run, counts all of its instructions as run.
 """
@@ -26,6 +32,28 @@ from septum.hypervisor.trace import add_block_hook, del_block_hook
 from septum.toolchain.disasm import Disassembler
 from septum.toolchain.errors import SeptumError
 from septum.toolchain.image import LineEntry
+
+
+def code_lines(path: str | os.PathLike[str]) -> list[LineEntry]:
+    """The line-table rows of the ELF at ``path`` that address code (lie in
+    a section with ``SHF_EXECINSTR``); empty without DWARF line data.
+    Raises :class:`SeptumError` (ImageError) for a file that is not a
+    readable ELF."""
+    from elftools.common.exceptions import ELFError
+    from elftools.elf.constants import SH_FLAGS
+    from elftools.elf.elffile import ELFFile
+
+    from septum.toolchain.elf import read_line_table
+
+    rows = read_line_table(path)
+    try:
+        with open(path, "rb") as f:
+            code = [(s["sh_addr"], s["sh_addr"] + s["sh_size"])
+                    for s in ELFFile(f).iter_sections()
+                    if s["sh_flags"] & SH_FLAGS.SHF_EXECINSTR and s["sh_size"]]
+    except ELFError as exc:
+        raise SeptumError(f"{os.fspath(path)}: not a readable ELF file ({exc})") from None
+    return [e for e in rows if any(lo <= e.address < hi for lo, hi in code)]
 
 
 class Coverage:

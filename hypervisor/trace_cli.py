@@ -227,8 +227,7 @@ def attach_observers(machine: object, args: argparse.Namespace,
         closers.append(close_mmio)
 
     if getattr(args, "coverage", None):
-        from septum.hypervisor.coverage import Coverage
-        from septum.toolchain.elf import read_line_table
+        from septum.hypervisor.coverage import Coverage, code_lines
 
         cov = Coverage(machine).start()
 
@@ -236,7 +235,7 @@ def attach_observers(machine: object, args: argparse.Namespace,
             cov.stop()
             lines = []
             for p in paths:
-                lines += read_line_table(p)
+                lines += code_lines(p)
             Path(args.coverage).write_text(cov.result(lines).lcov())
 
         closers.append(close_cov)
