@@ -86,16 +86,23 @@ def _map(func: Callable, jobs_list: list, jobs: int,
 
 
 def run_swifi(faults: int, seed: int = 0, jobs: int = 1, only: int | None = None,
-              stream: TextIO | None = sys.stderr, start: int = 0) -> dict:
+              stream: TextIO | None = sys.stderr, start: int = 0,
+              rig: swifi.SwifiRig | None = None) -> dict:
     """Inject faults ``start .. start + faults - 1`` (or just ``only``) of
-    campaign ``seed``; the report (see docs/campaigns.md)."""
+    campaign ``seed``; the report (see docs/campaigns.md).  ``rig``: a
+    :class:`swifi.SwifiRig` to use (and keep) in this process instead of
+    booting one (``jobs`` is then ignored)."""
     indices = [only] if only is not None else list(range(start, start + faults))
     bar = Progress(len(indices), "swifi", stream)
     t0 = time.perf_counter()
     results = []
     global _RIG
     try:
-        for r in _map(_swifi_one, [(seed, i) for i in indices], jobs, _swifi_init):
+        if rig is not None:
+            work: Iterable[dict] = (rig.run_fault(seed, i).to_json() for i in indices)
+        else:
+            work = _map(_swifi_one, [(seed, i) for i in indices], jobs, _swifi_init)
+        for r in work:
             results.append(r)
             bar.update(len(results))
     finally:
@@ -124,6 +131,8 @@ def swifi_report(results: list[dict], seed: int, seconds: float = 0.0) -> dict:
     by = Counter((r["target"], r["kind"], r["outcome"]) for r in results)
     table = [{"target": t, "kind": k, "outcome": o, "count": c}
              for (t, k, o), c in sorted(by.items())]
+    how = Counter((r["outcome"], r.get("symptom", "")) for r in results)
+    symptoms = [{"outcome": o, "symptom": s, "count": c} for (o, s), c in sorted(how.items())]
     met = {
         "kernel_crashes": totals["kernel_crashes"] == 0,
         "hangs": totals["hangs"] == 0,
@@ -131,7 +140,7 @@ def swifi_report(results: list[dict], seed: int, seconds: float = 0.0) -> dict:
         "records_lost": totals["records_lost"] == 0,
     }
     return {"campaign": "swifi", "seed": seed, "totals": totals, "targets_met": met,
-            "by_target_kind": table,
+            "by_target_kind": table, "by_symptom": symptoms,
             "failures": [r for r in results if r["outcome"] != "recovered" or r["lost"]],
             "faults": results,
             "timing": {"seconds": round(seconds, 3),
@@ -210,6 +219,10 @@ def format_table(report: dict) -> str:
         lines.append(f"  {'target':<8} {'kind':<5} {'outcome':<14} count")
         lines += [f"  {r['target']:<8} {r['kind']:<5} {r['outcome']:<14} {r['count']}"
                   for r in report["by_target_kind"]]
+        lines.append("")
+        lines.append(f"  {'outcome':<14} {'symptom':<40} count")
+        lines += [f"  {r['outcome']:<14} {r['symptom']:<40} {r['count']}"
+                  for r in report.get("by_symptom", [])]
     lines.append("")
     lines.append("  targets: " + ", ".join(f"{k} {'met' if v else 'NOT met'}"
                                           for k, v in report["targets_met"].items()))
@@ -218,7 +231,8 @@ def format_table(report: dict) -> str:
     for f in report["failures"][:20]:
         if report["campaign"] == "swifi":
             lines.append(f"  fault {f['index']}: {f['target']} {f['kind']} {f['detail']} -> "
-                         f"{f['outcome']}, lost {f['lost']} (septum campaign swifi --seed "
+                         f"{f['outcome']} ({f.get('symptom', '')}), lost {f['lost']} "
+                         f"(septum campaign swifi --seed "
                          f"{report['seed']} --only {f['index']})")
         else:
             lines.append(f"  unit {f['index']}: crashes {f['crashes']} hangs {f['hangs']} "

@@ -99,10 +99,30 @@ class FaultResult:
     lost: int
     instret: int
     notes: list[str] = field(default_factory=list)
+    #: How it showed, from the console log (see :func:`symptom`).
+    symptom: str = ""
 
     def to_json(self) -> dict:
         """A JSON-ready dict."""
         return asdict(self)
+
+
+def symptom(outcome: str, log: str, stopped: str | None = None) -> str:
+    """A short class of how a fault showed, for grouping failures: what the
+    kernel and the supervisor logged, and how the probes went."""
+    restart = "stopped: cause=" in log or "restart" in log
+    how = "restarted (watchdog)" if "cause=hung" in log else \
+        "restarted (fault)" if restart else ""
+    if outcome == "crash":
+        return "kernel panic" if "kernel panic" in log else f"machine stopped: {stopped}"
+    if stopped is not None:
+        return f"machine stopped: {stopped}"
+    if "giving up" in log:
+        return f"{outcome}: supervisor gave up"
+    if outcome == "recovered":
+        return how or "no effect seen"
+    what = "no prompt" if outcome == "hang" else "wrong answers"
+    return f"{what} after {how}" if how else f"{what}, no fault seen"
 
 
 class Stopped(Exception):
@@ -321,6 +341,7 @@ class SwifiRig:
                 res.outcome = "hang"
             elif missing or "giving up" in log:
                 res.outcome = "not_recovered"
+            res.symptom = symptom(res.outcome, log)
         except Stopped as stop:
             log = self.out.decode(errors="replace")
             # A power-off or reset that a task asked for (a corrupted shell
@@ -329,6 +350,7 @@ class SwifiRig:
             res.outcome = "crash" if kind == "error" or "kernel panic" in log \
                 else "not_recovered"
             res.notes.append(f"machine stopped: {stop}")
+            res.symptom = symptom(res.outcome, log, kind)
         res.instret = self.m.instret - self.snap.state["instret"]  # type: ignore[operator]
         if res.outcome != "recovered":
             res.lost = self._lost_after_reboot(acked, res)
