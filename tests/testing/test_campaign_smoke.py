@@ -22,13 +22,15 @@ from pathlib import Path
 import pytest
 
 from septum.testing.campaign import report as rep
+from septum.testing.campaign.swifi import SwifiRig
 
 # Sizes: CI's by default; larger runs set them in the environment and spread
 # the slices over xdist workers, local or remote (docs/campaigns.md).
 FUZZ_SLICE = 25_000
 FUZZ_SEEDS = range(-(-int(os.environ.get("SEPTUM_FUZZ_CALLS", 100_000)) // FUZZ_SLICE))
-SWIFI_SLICE = 250
-SWIFI_SLICES = range(-(-int(os.environ.get("SEPTUM_SWIFI_FAULTS", 250)) // SWIFI_SLICE))
+SWIFI_FAULTS = int(os.environ.get("SEPTUM_SWIFI_FAULTS", 250))
+SWIFI_SLICE = min(500, SWIFI_FAULTS)
+SWIFI_SLICES = range(-(-SWIFI_FAULTS // SWIFI_SLICE))
 #: A folder to leave each slice's JSON report in (merge: septum campaign merge).
 OUT = os.environ.get("SEPTUM_CAMPAIGN_OUT")
 
@@ -49,14 +51,22 @@ def test_fuzz_100k_calls_agree_with_the_model(seed):
     assert (t["crashes"], t["hangs"], t["disagreements"]) == (0, 0, 0), r["failures"]
 
 
+@pytest.fixture(scope="module")
+def swifi_rig():
+    """One booted rig per process (an xdist worker runs many slices)."""
+    rig = SwifiRig()
+    yield rig
+    rig.close()
+
+
 @pytest.mark.parametrize("part", SWIFI_SLICES)
-def test_swifi_faults_no_kernel_crash(part):
-    r = rep.run_swifi(SWIFI_SLICE, seed=0, start=part * SWIFI_SLICE, stream=None)
+def test_swifi_faults_no_kernel_crash(part, swifi_rig):
+    first = part * SWIFI_SLICE
+    r = rep.run_swifi(SWIFI_SLICE, seed=0, start=first, stream=None, rig=swifi_rig)
     print(rep.format_table(r))
     _keep(r, f"swifi-{part}")
     t = r["totals"]
     assert t["injected"] == SWIFI_SLICE
-    assert [f["index"] for f in r["faults"]] == \
-        list(range(part * SWIFI_SLICE, (part + 1) * SWIFI_SLICE))
+    assert [f["index"] for f in r["faults"]] == list(range(first, first + SWIFI_SLICE))
     assert t["kernel_crashes"] == 0, r["failures"]
     assert t["kernel_crashes"] + t["hangs"] + t["recovered"] + t["not_recovered"] == SWIFI_SLICE
