@@ -1,8 +1,10 @@
 # task.S — task life cycle: (re)initialisation, faults, notifications.
 #
-# A task's memory is (re)built from the image on every start: its writable
-# region gets the pristine copy of its initial data, the rest is zeroed; its
-# code is read-only to it, so it never needs restoring.  The kernel reaches
+# A task's memory is (re)built from the image on every start: its code and
+# initial data get the pristine copy the builder keeps in the tables area,
+# the rest of its writable region is zeroed.  The code is read-only to the
+# task, but not to the world (a debugger, a fault injector, a stray DMA):
+# restoring it too makes a restart a real fresh start.  The kernel reaches
 # task memory through its window onto DRAM (VA = PA + KWINDOW - KWINDOW_PA),
 # never through the task's own mappings.
 
@@ -27,6 +29,22 @@ kcopy:
     j       1b
 2:  ret
 
+# kcopy8 — copy a2 bytes from physical a1 to physical a0, a doubleword at a
+# time (both 8-byte aligned, a2 a multiple of 8: the restart recipe is).
+# Clobbers: a0, a1, a2, t0, t1.
+kcopy8:
+    li      t1, KWINDOW - KWINDOW_PA
+    add     a0, a0, t1
+    add     a1, a1, t1
+    add     a2, a2, a1          # end of the source
+1:  bgeu    a1, a2, 2f
+    ld      t0, 0(a1)
+    sd      t0, 0(a0)
+    addi    a0, a0, 8
+    addi    a1, a1, 8
+    j       1b
+2:  ret
+
 # kzero — zero a1 bytes at physical a0 (8-byte aligned, multiple of 8).
 # Clobbers: a0, a1, t1.
 kzero:
@@ -41,7 +59,8 @@ kzero:
 
 # task_init — start a task afresh from its static descriptor.
 # In: a0 = TCB (TCB_DESC, TCB_INDEX and TCB_ID already set).
-# Clobbers: a0-a2, t0, t1.  Keeps the fault record and the denial count.
+# Clobbers: a0-a2, t0, t1.  Keeps the fault record, the denial count and
+# the IPC counters.
     .globl task_init
 task_init:
     addi    sp, sp, -16
@@ -49,10 +68,11 @@ task_init:
     sd      s1, 8(sp)
     mv      s1, a0
     ld      t0, TCB_DESC(s1)
-    ld      a0, DESC_DATA_DST(t0)
+    ld      a0, DESC_DATA_DST(t0)   # code and initial data (one copy)
     ld      a1, DESC_DATA_SRC(t0)
     ld      a2, DESC_DATA_LEN(t0)
-    call    kcopy
+    call    kcopy8
+    fence.i                     # the task's code was just written (as data)
     ld      t0, TCB_DESC(s1)
     ld      a0, DESC_ZERO_DST(t0)
     ld      a1, DESC_ZERO_LEN(t0)

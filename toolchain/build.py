@@ -257,19 +257,28 @@ def build(manifest: str | Path | Manifest, output: str | Path, *, kernel_only: b
 
 
 def _tables(w: _Work, m: Manifest, infos: list[dict]) -> tuple[list[TaskLayout], bytes]:
-    """Page tables and pristine data (the blob at TABLES_BASE), and the
-    kernel's generated tables.S in the scratch folder."""
+    """Page tables and each task's pristine image (the blob at
+    TABLES_BASE), and the kernel's generated tables.S in the scratch folder.
+
+    A task's pristine image is its code, padded to its pages, then its
+    initial data: in the slot the data region starts right after the code's
+    pages, so one copy (the descriptor's DATA_* recipe) restores both.
+    """
     pt = PageTables(Layout.TABLES_BASE)
     layouts = [_map_task(pt, t, info) for t, info in zip(m.tasks, infos)]
     blob = bytearray(pt.data())
     data_src = []
     for info in infos:
+        assert info["text"][0] + len(info["text_bytes"]) == info["data_region"][0]
         data_src.append(Layout.TABLES_BASE + len(blob))
+        blob += info["text_bytes"]
         blob += info["data"]
         blob += bytes(_align(len(blob), 8) - len(blob))
-    if Layout.TABLES_BASE + len(blob) > Layout.TASKS_BASE:
-        raise ImageError(f"{m.path}: page tables and task data need {len(blob):#x} bytes; "
-                         f"only {Layout.TASKS_BASE - Layout.TABLES_BASE:#x} available")
+    room = Layout.TASKS_BASE - Layout.TABLES_BASE
+    if len(blob) > room:
+        raise ImageError(f"{m.path}: page tables and the tasks' pristine code and data "
+                         f"need {len(blob):#x} bytes; only {room:#x} fit between "
+                         f"{Layout.TABLES_BASE:#x} and {Layout.TASKS_BASE:#x}")
     (w.dir / "tables.S").write_text(_kernel_tables(m, infos, layouts, data_src))
     return layouts, bytes(blob)
 
@@ -364,8 +373,15 @@ def _septum_task(w: _Work, t: Task, base: int, slot: int, mpath: Path) -> tuple[
         raise ImageError(f"{mpath}: tasks.{t.name}: no code")
     start = img.symbol("_start")
     entry = start.value if start is not None else base
+    # The code as loaded (from the final assembly: it may refer to data
+    # addresses), padded to its pages: TASK_RESTART copies it back.
+    text = bytearray(text_size)
+    for s in img.loadable():
+        if not _writable(s) and not s.nobits:
+            text[s.address - base:s.address - base + len(s.data)] = s.data
     info = {"base": base, "entry": entry, "text": (base, text_size),
-            "data_region": (data_base, data_size), "data": bytes(data)}
+            "data_region": (data_base, data_size), "data": bytes(data),
+            "text_bytes": bytes(text)}
     return info, img
 
 
@@ -427,6 +443,7 @@ def _task_info(t: Task, elf_path: Path, base: int, slot: int, mpath: Path) -> di
             if syms:
                 entry = syms[0]["st_value"]
         text_size = _align(text["sh_size"] if text else 0)
+        text_bytes = text.data() if text is not None and text["sh_size"] else b""
         data_base = base + text_size
         data_bytes = data.data() if data is not None and data["sh_size"] else b""
         used = (bss["sh_addr"] + bss["sh_size"] - data_base) if bss is not None and bss["sh_size"] \
@@ -439,7 +456,8 @@ def _task_info(t: Task, elf_path: Path, base: int, slot: int, mpath: Path) -> di
     if text_size == 0:
         raise ImageError(f"{mpath}: tasks.{t.name}: no code")
     return {"base": base, "entry": entry, "text": (base, text_size),
-            "data_region": (data_base, data_size), "data": data_bytes}
+            "data_region": (data_base, data_size), "data": data_bytes,
+            "text_bytes": text_bytes + bytes(text_size - len(text_bytes))}
 
 
 def _map_task(pt: PageTables, t: Task, info: dict) -> TaskLayout:
@@ -502,8 +520,10 @@ def _kernel_tables(m: Manifest, infos: list[dict], layouts: list[TaskLayout],
         flags = DescFlags.SUPERVISOR if t.supervisor else 0
         dbase, dsize = info["data_region"]
         dlen = len(info["data"])
+        # Restart recipe: code and initial data in one copy, then zero the rest.
+        tbase, tlen = info["text"][0], len(info["text_bytes"])
         fields = [lay.entry, lay.sp, lay.satp, t.priority, calls, notifies, int(flags), 2,
-                  f"regions_{t.index}", dbase, src, dlen, dbase + dlen, dsize - dlen]
+                  f"regions_{t.index}", tbase, src, tlen + dlen, dbase + dlen, dsize - dlen]
         out.append(f"    # task {t.index}: {t.name}")
         out.append("    .dword " + ", ".join(str(f) if isinstance(f, str) else f"{f:#x}"
                                             for f in fields))
