@@ -45,8 +45,12 @@ instructions as one that is not.  Timer interrupts arrive at their exact
 virtual time; a line *lowered* by the guest (``mtimecmp`` written, PLIC
 claim) leaves ``mip`` before the guest's next instruction.
 
-Snapshots copy RAM whole (about 0.1 s per 128 MiB); Unicorn's copy-on-write
-contexts were measured and rejected (see :meth:`Machine.snapshot`).
+Snapshots cost what the guest changed, not the size of RAM: RAM is host
+memory the board owns (hypervisor/ram.py), a copy-on-write mapping of the
+last saved image, so a save copies only the pages written since, and a
+restore maps the image back and rewrites only the snapshot's own pages.
+Unicorn's copy-on-write contexts were measured and rejected (see
+:meth:`Machine.snapshot`).
 
 Stop reasons (:class:`StopReason`): ``poweroff`` (with ``exit_code``: the
 finisher's fail code, HTIF's or semihosting's exit code, 0 for pass),
@@ -64,6 +68,8 @@ from typing import Callable, Iterable, Sequence
 from unicorn import (
     UC_CTL_CONTEXT_CPU,
     UC_CTL_CONTEXT_MEMORY,
+    UC_CTL_IO_WRITE,
+    UC_CTL_TLB_FLUSH,
     UC_ERR_FETCH_UNMAPPED,
     UC_ERR_INSN_INVALID,
     UC_ERR_READ_UNMAPPED,
@@ -100,6 +106,7 @@ from septum.hypervisor.devices.uart import Uart16550
 from septum.hypervisor.devices.virtio_blk import VirtioBlk
 from septum.hypervisor.devices.virtio_mmio import VirtioMmio
 from septum.hypervisor.errors import MachineError
+from septum.hypervisor.ram import HostRam, RamImage
 from septum.hypervisor.trap import TrapUnit
 from septum.toolchain.riscv import CSR, Exc, Irq, Priv
 
@@ -156,10 +163,11 @@ class StopReason:
 @dataclass
 class Snapshot:
     """A saved machine: CPU context, RAM contents, device states and the
-    machine's own counters (time, instret, console output)."""
+    machine's own counters (time, instret, console output).  ``ram`` reads
+    like the bytes of RAM (slices from offset 0, ``bytes(snap.ram)``)."""
 
     context: object
-    ram: bytes | None
+    ram: RamImage
     devices: dict[str, object]
     state: dict[str, object] = field(default_factory=dict)
 
@@ -232,7 +240,9 @@ class Machine:
         self.cpu = Cpu()
         uc = self.cpu.uc
         uc.mem_map(memmap.MROM_BASE, memmap.MROM_SIZE, UC_PROT_READ | UC_PROT_EXEC)
-        uc.mem_map(memmap.DRAM_BASE, ram_size, UC_PROT_ALL)
+        #: Guest RAM: host memory this board owns (hypervisor/ram.py).
+        self.ram = HostRam(ram_size)
+        uc.mem_map_ptr(memmap.DRAM_BASE, ram_size, UC_PROT_ALL, self.ram.addr)
 
         # Virtual time state.
         self.instret = 0
@@ -733,7 +743,7 @@ class Machine:
         # Images loaded by hand before boot() (load_binary/load_elf) are
         # kept for reset(): the RAM pages holding anything at all.
         self._boot_ram = None if kernel is not None or bios not in (None, "none") else \
-            bytes(self.cpu.uc.mem_read(memmap.DRAM_BASE, self.ram_size))
+            self.ram.save()
 
     def reset(self) -> None:
         """System reset (finisher 0x7777), as QEMU's: devices and hart reset,
@@ -746,7 +756,8 @@ class Machine:
         uc = self.cpu.uc
         uc.ctl_flush_tb()  # the images are written again over translated code
         if self._boot_ram is not None:
-            uc.mem_write(memmap.DRAM_BASE, self._boot_ram)
+            self.ram.restore(self._boot_ram)
+            self._flush_tlb()
         self._finish = None
         self._bp_hit = self._bp_skip = None
         for dev in self.devices:
@@ -764,14 +775,17 @@ class Machine:
     def snapshot(self) -> Snapshot:
         """Save CPU, RAM, MROM and every device (plus time and console).
 
-        RAM is copied whole.  Unicorn's copy-on-write mode
-        (UC_CTL_CONTEXT_MEMORY) was measured and rejected: its snapshots
-        form a stack, and restoring one that a later restore discarded
-        crashes the process (segmentation fault in 2.1.4), while Septum's
-        snapshots may be restored in any order, any number of times."""
+        RAM is saved by the host kernel's copy-on-write (hypervisor/ram.py):
+        the pages changed since the snapshot RAM was last restored from
+        (or since the first save) are copied, nothing else.  Unicorn's own
+        copy-on-write mode (UC_CTL_CONTEXT_MEMORY) was measured and
+        rejected: its snapshots form a stack, and restoring one that a
+        later restore discarded crashes the process (segmentation fault in
+        2.1.4), while Septum's snapshots may be restored in any order, any
+        number of times."""
         uc = self.cpu.uc
         ctx = uc.context_save()
-        ram = bytes(uc.mem_read(memmap.DRAM_BASE, self.ram_size))
+        ram = self.ram.save()
         rom = bytes(uc.mem_read(memmap.MROM_BASE, memmap.MROM_SIZE))
         return Snapshot(ctx, ram, {d.name: d.save() for d in self.devices},
                         {**self._save_state(), "rom": rom})
@@ -780,14 +794,19 @@ class Machine:
         """Put a :meth:`snapshot` back: CPU, RAM, devices, time, console."""
         uc = self.cpu.uc
         uc.context_restore(snap.context)
-        uc.mem_write(memmap.DRAM_BASE, snap.ram)
+        self.ram.restore(snap.ram)
         uc.mem_write(memmap.MROM_BASE, snap.state["rom"])
-        # Translated code may describe memory that changed back.
+        # Translated code may describe memory that changed back, and the
+        # TLB may hold translations through page tables that changed back.
         uc.ctl_flush_tb()
+        self._flush_tlb()
         self._restore_state(snap.state)
         for dev in self.devices:
             dev.restore(snap.devices[dev.name])
         self.cpu.set_mip_bits(self._mip_dev, _DEVICE_MIP_MASK)
+
+    def _flush_tlb(self) -> None:
+        self.cpu.uc.ctl(UC_CTL_TLB_FLUSH, UC_CTL_IO_WRITE)
 
     def _save_state(self) -> dict[str, object]:
         return {"instret": self.instret, "ticks": self._ticks, "frac": self._frac,
