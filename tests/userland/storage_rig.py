@@ -55,6 +55,7 @@ supervisor = true
 source = ["{storage}/server.S", "{storage}/log.S", "{storage}/blk.S", "{storage}/util.S"]
 priority = 1
 devices = ["virtio7"]
+interrupts = {{ virtio7 = 0 }}
 
 [tasks.client]
 source = ["{here}/client.S", "{tmp}/script.S", "{lib}/store.S"]

@@ -2,12 +2,33 @@
 #
 # One split virtqueue of BLK_QSIZE entries in this task's .bss; one request
 # in flight at a time, three descriptors (header, data, status byte; FLUSH
-# has no data).  Completion is found by POLLING the used ring (the avail
-# ring says VIRTQ_AVAIL_F_NO_INTERRUPT and the manifest routes no interrupt
-# to us): a request is synchronous for the server anyway, since a PUT is
-# acknowledged only after its write and flush.  The poll loop YIELDs so
-# tasks of our priority run while a real (asynchronous) device works, and
-# gives up with an error if the device sets DEVICE_NEEDS_RESET.
+# has no data).  Completion is INTERRUPT-DRIVEN: the manifest routes
+# virtio7's PLIC source to notification bit STORAGE_IRQ_VIRTIO7.  After
+# QueueNotify the driver looks at the used ring once; while the request is
+# not complete it sleeps in a notifications-only RECV until that bit
+# arrives (the task is in NOTIFY_WAIT, the CPU free for other tasks or the
+# idle wfi), then, in this order (virtio 1.1 §4.2.3.4, §2.6.14):
+#   1. reads InterruptStatus and writes the same bits to InterruptACK: the
+#      device lowers its (level-triggered) line;
+#   2. IRQ_ACKs the bit: the kernel re-enables the PLIC source it masked
+#      when the interrupt fired (before 1 the high line would fire again);
+#   3. looks at the used ring again: only AFTER the acknowledgement, so
+#      that a completion racing with it is either seen now or raises the
+#      line anew (and a completion after the first look, before the sleep,
+#      has posted the bit: the RECV returns at once).
+# A wake-up whose used ring has not advanced (a configuration-change
+# interrupt, a stale bit) sleeps again.  DEVICE_NEEDS_RESET is checked
+# before every sleep: a device in that state completes nothing and may not
+# interrupt again.  The first look is what a device that completes at
+# QueueNotify (Septum's board) needs: no sleep, no interrupt (the line is
+# ACKed down before the PLIC's request is taken); QEMU's device completes
+# later, and the driver sleeps.  A request is synchronous for the server
+# anyway (a PUT is acknowledged only after its write and flush).
+#
+# Other notification bits that arrive during the wait (the supervisor's, a
+# client's NOTIFY) are not lost: they are ORed into blk_notes, which the
+# server's request loop takes (blk_take_notes) and handles after the
+# request.
 #
 # Addresses handed to the device are the task's own addresses: the builder
 # maps every task page at virtual = physical (kernel/README.md), so they
@@ -15,10 +36,17 @@
 #
 # Public (standard calling convention):
 #   blk_init() -> a0 = 0 ready, else an error (no device, bad version,
-#                 features refused, queue too small); sets blk_capacity.
+#                 features refused, queue too small); sets blk_capacity
+#                 and unmasks the disk interrupt (a restarted server's
+#                 source stays masked until its new incarnation IRQ_ACKs).
 #   blk_io(a0 = request type, a1 = sector, a2 = buffer, a3 = length in
 #          bytes, a multiple of 512) -> a0 = virtio status (0 = OK).
 #          BLK_T_FLUSH ignores a1..a3.
+#   blk_take_notes() -> a0 = the non-disk notification bits received while
+#          waiting for the disk since the last call (then cleared).
+#   blk_note(a0 = notification bits) -> a0 = those that are not the disk's
+#          (a disk bit is acknowledged: blk_intr).
+#   blk_intr() — acknowledge the disk's interrupt (steps 1 and 2).
     .include "abi.inc"
     .include "manifest.inc"
     .include "blk.inc"
@@ -67,7 +95,6 @@
 # Split virtqueue (§2.6).
 .equ VIRTQ_DESC_F_NEXT, 1
 .equ VIRTQ_DESC_F_WRITE, 2
-.equ VIRTQ_AVAIL_F_NO_INTERRUPT, 1
 .equ BLK_QSIZE, 4
 .equ DESC_SIZE, 16
 .equ DESC_ADDR, 0
@@ -82,6 +109,7 @@
 # Requests (§5.2.6).
 .equ BLK_REQ_HDR, 16            # u32 type, u32 reserved, u64 sector
 .equ BLK_ERR, 0xff              # our "no answer / driver error" status
+.equ BLK_IRQ_BIT, 1 << STORAGE_IRQ_VIRTIO7  # the disk's notification bit
 
     .text
     .globl blk_init
@@ -140,8 +168,7 @@ blk_init:
     srli    t1, t1, 32
     sw      t1, VIRTIO_MMIO_QUEUE_DESC_HIGH(t0)
     la      t1, blk_avail
-    li      t2, VIRTQ_AVAIL_F_NO_INTERRUPT
-    sh      t2, AVAIL_FLAGS(t1)
+    sh      zero, AVAIL_FLAGS(t1)       # interrupt us on every used buffer
     sh      zero, AVAIL_IDX(t1)
     sw      t1, VIRTIO_MMIO_QUEUE_DRIVER_LOW(t0)
     srli    t1, t1, 32
@@ -165,6 +192,11 @@ blk_init:
     sd      t1, 0(t2)
     ori     t3, t3, VIRTIO_STATUS_DRIVER_OK
     sw      t3, VIRTIO_MMIO_STATUS(t0)
+    # The reset above lowered the line; unmask the source (masked if it
+    # fired for an earlier incarnation of this task).
+    li      a0, BLK_IRQ_BIT
+    li      a7, SYS_IRQ_ACK
+    ecall
     li      a0, 0
     ret
 8:  # Tell the device we gave up (§3.1.1: set FAILED).
@@ -239,19 +271,38 @@ blk_io:
 4:  fence   rw, rw
     la      t1, blk_used
     lhu     t2, USED_IDX(t1)
-    beq     t2, s0, 5f
-    li      t0, DEV_VIRTIO7
+    beq     t2, s0, 5f                  # complete
+    li      t0, DEV_VIRTIO7             # sleep, unless the device is wedged
     lw      t2, VIRTIO_MMIO_STATUS(t0)
     andi    t2, t2, VIRTIO_STATUS_DEVICE_NEEDS_RESET
     bnez    t2, 6f
-    li      a7, SYS_YIELD
+    .globl blk_sleep
+blk_sleep:                              # tests break here: request in flight
+    li      a0, RECVMODE_NOTIFICATIONS_ONLY
+    li      a1, 0
+    li      a6, 0
+    li      a7, SYS_RECV
     ecall
-    j       4b
-5:  fence   rw, rw
-    # Keep the interrupt line low although nobody listens to it.
+    li      t0, RECV_NOTIFICATION
+    bne     a0, t0, 6f                  # cannot happen: a 0-byte buffer is valid
+    li      t0, BLK_IRQ_BIT             # keep the bits that are not the disk's
+    not     t1, t0
+    and     t1, a1, t1
+    la      t2, blk_notes
+    ld      t3, 0(t2)
+    or      t3, t3, t1
+    sd      t3, 0(t2)
+    and     t1, a1, t0
+    beqz    t1, 4b                      # not the disk: sleep on
+    call    blk_intr
+    j       4b                          # the used ring only after the ACKs
+5:  # Done without sleeping (our board completes at QueueNotify): lower
+    # the line the completion raised, before the PLIC's interrupt is
+    # taken, so that no stale notification follows.
     li      t0, DEV_VIRTIO7
-    lw      t2, VIRTIO_MMIO_INTERRUPT_STATUS(t0)
-    sw      t2, VIRTIO_MMIO_INTERRUPT_ACK(t0)
+    lw      t1, VIRTIO_MMIO_INTERRUPT_STATUS(t0)
+    sw      t1, VIRTIO_MMIO_INTERRUPT_ACK(t0)
+    fence   rw, rw                      # the index before the status byte
     la      t0, blk_status
     lbu     a0, 0(t0)
     j       7f
@@ -259,6 +310,51 @@ blk_io:
 7:  ld      s0, 0(sp)
     ld      ra, 8(sp)
     addi    sp, sp, 16
+    ret
+
+# blk_intr — the disk's notification arrived: (1) read InterruptStatus and
+# write the same bits to InterruptACK, so the device lowers its line; (2)
+# IRQ_ACK, so the kernel unmasks the PLIC source it masked when the
+# interrupt fired (before (1) the still-high line would fire again at
+# once).  Callers look at the used ring only afterwards: a completion that
+# races with (1) is then either seen or raises the line anew.
+# Clobbers t0, t1, a0, a7.
+    .globl blk_intr
+blk_intr:
+    li      t0, DEV_VIRTIO7
+    lw      t1, VIRTIO_MMIO_INTERRUPT_STATUS(t0)
+    sw      t1, VIRTIO_MMIO_INTERRUPT_ACK(t0)
+    fence                               # the ACK reaches the device first
+    li      a0, BLK_IRQ_BIT
+    li      a7, SYS_IRQ_ACK
+    ecall
+    ret
+
+# blk_note(a0 = notification bits) -> a0 = the bits that are not the
+# disk's.  The disk's bit outside blk_io (its interrupt was taken after a
+# completion blk_io found without sleeping) is acknowledged here, so the
+# source is unmasked for the next request.  Clobbers t0, t1, a7.
+    .globl blk_note
+blk_note:
+    li      t0, BLK_IRQ_BIT
+    and     t1, a0, t0
+    beqz    t1, 1f
+    addi    sp, sp, -16
+    sd      ra, 8(sp)
+    xor     t1, a0, t0
+    sd      t1, 0(sp)
+    call    blk_intr
+    ld      a0, 0(sp)
+    ld      ra, 8(sp)
+    addi    sp, sp, 16
+1:  ret
+
+# blk_take_notes() -> a0 = blk_notes, then cleared.
+    .globl blk_take_notes
+blk_take_notes:
+    la      t0, blk_notes
+    ld      a0, 0(t0)
+    sd      zero, 0(t0)
     ret
 
     .bss
@@ -272,5 +368,6 @@ blk_used:   .zero 4 + 8 * BLK_QSIZE + 2
 blk_hdr:    .zero BLK_REQ_HDR
     .globl blk_capacity
 blk_capacity: .zero 8
+blk_notes:  .zero 8
 blk_next:   .zero 2
 blk_status: .zero 1

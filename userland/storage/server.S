@@ -44,13 +44,19 @@ _start:
 # caller's buffer length.  Handlers leave a0 status, a1 reply word, a2 bytes
 # of srv_reply to send.
 serve:
-    li      a0, RECVMODE_OPEN
+    call    blk_take_notes              # bits that came while the disk worked
+    beqz    a0, 1f
+    call    srv_notes
+1:  li      a0, RECVMODE_OPEN
     la      a1, srv_req
     li      a6, STORE_REQ_MAX
     li      a7, SYS_RECV
     ecall
-    bnez    a0, serve                   # a notification: nothing to do
-    mv      s1, a1
+    beqz    a0, 2f
+    mv      a0, a1                      # a notification
+    call    srv_notes
+    j       serve
+2:  mv      s1, a1
     mv      s2, a2
     mv      s3, a3
     mv      s4, a4
@@ -80,6 +86,14 @@ reply:
     li      a7, SYS_REPLY
     ecall                               # a caller gone meanwhile: nothing to do
     j       serve
+
+# srv_notes(a0 = notification bits) — every notification the server
+# receives comes here, whether RECV returned it or the disk wait kept it
+# (blk.S).  The disk's bit goes to the driver (an interrupt taken after
+# blk_io had seen its completion: acknowledged, so the source is unmasked);
+# no other bit asks anything of storage yet.
+srv_notes:
+    tail    blk_note
 
 # check_key: 1 <= s3 <= STORE_KEY_MAX and s3 <= s5, else BAD_REQUEST.
 .macro CHECK_KEY

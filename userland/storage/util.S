@@ -3,7 +3,8 @@
 #
 #   mem_copy(a0 dst, a1 src, a2 n) -> a0  copies n bytes (no overlap);
 #                                         a0 = dst + n
-#   mem_zero(a0 dst, a1 n)                zeroes n bytes
+#   mem_zero(a0 dst, a1 n)                zeroes n bytes (by doublewords
+#                                         when dst and n are multiples of 8)
 #   mem_eq(a0 p, a1 q, a2 n) -> a0        1 if the n bytes are equal
 #   crc_init()                            fills the 256-entry table
 #   crc32(a0 p, a1 n) -> a0               CRC-32 (IEEE 802.3, reflected
@@ -23,11 +24,21 @@ mem_copy:
 
 mem_zero:
     beqz    a1, 2f
-1:  sb      zero, 0(a0)
-    addi    a0, a0, 1
-    addi    a1, a1, -1
+    # Doublewords when dst and n allow (every sector buffer does): a record
+    # append zeroes 512 bytes, which cost ~2,000 instructions byte by byte.
+    or      t0, a0, a1
+    andi    t0, t0, 7
+    bnez    t0, 3f
+1:  sd      zero, 0(a0)
+    addi    a0, a0, 8
+    addi    a1, a1, -8
     bnez    a1, 1b
 2:  ret
+3:  sb      zero, 0(a0)
+    addi    a0, a0, 1
+    addi    a1, a1, -1
+    bnez    a1, 3b
+    ret
 
 mem_eq:
     beqz    a2, 2f
