@@ -63,6 +63,9 @@ KINDS = ("reg", "mem", "insn", "wild")
 PROBE_TIME = 10_000_000
 #: Virtual time the boot to the first prompt may take.
 BOOT_TIME = 50 * PROBE_TIME
+#: Virtual time the system runs after its first prompt, before the
+#: snapshot (100 ms).
+SETTLE_TIME = 1_000_000
 #: Records stored before each fault.
 RECORDS = 3
 #: Tries of one ``get`` (a restarted shell eats the line being typed).
@@ -153,6 +156,7 @@ class SwifiRig:
         manifest = Path(manifest or DEFAULT_MANIFEST)
         elf, _ = cached_build(manifest, log=lambda _text: None)
         self.names = [t.name for t in load_manifest(manifest).tasks]
+        self.log_prefixes = tuple(f"{n}: " for n in ["kernel", *self.names])
         self.tcbs = symbols(elf)["tcbs"] + _KVA_OFFSET \
             if symbols(elf)["tcbs"] < Layout.KWINDOW_PA else symbols(elf)["tcbs"]
         fd, self.disk = tempfile.mkstemp(prefix="septum-swifi-", suffix=".img")
@@ -169,6 +173,9 @@ class SwifiRig:
         self.power_on = self.m.snapshot()
         if self._until_prompt(0, BOOT_TIME) is None:
             raise Stopped(f"{manifest}: no prompt within {BOOT_TIME} ticks of boot")
+        # Servers may still be starting at the first prompt: let the boot's
+        # last log lines out before the snapshot.
+        self.m.run(until=lambda deadline=self.m.clock() + SETTLE_TIME: self.m.clock() >= deadline)
         self.snap = self.m.snapshot()
         self.out_mark = len(self.out)
         #: Instructions one ``put`` takes from its line to the next prompt
@@ -226,9 +233,19 @@ class SwifiRig:
         end = self._until_prompt(start, PROBE_TIME)
         if end is None:
             return None
+        return self.answer(start, end, line)
+
+    def answer(self, start: int, end: int, line: str) -> str:
+        """The shell's answer to ``line`` in the output from ``start`` to
+        ``end`` (just after the prompt): the text after the echoed line,
+        without the system's log lines (``kernel: ...``, ``<task>: ...``),
+        which share the console but are no part of the answer."""
         text = self.out[start:end - len(PROMPT)].decode(errors="replace").replace("\r", "")
         echo = line + "\n"
-        return text[text.index(echo) + len(echo):] if echo in text else text
+        if echo in text:
+            text = text[text.index(echo) + len(echo):]
+        return "".join(ln for ln in text.splitlines(keepends=True)
+                       if not ln.startswith(self.log_prefixes))
 
     # ----- the task's state ------------------------------------------------------
 
@@ -328,8 +345,7 @@ class SwifiRig:
                     raise Stopped(reason)
                 res.detail = f"+{delay}: " + self.inject(rng, target, kind)
                 end = self._until_prompt(before, PROBE_TIME)
-            if end is not None and self.out[before:end].replace(b"\r", b"").endswith(
-                    b"\nok\n" + PROMPT):
+            if end is not None and self.answer(before, end, f"put {key} {value}") == "ok\n":
                 acked[key] = value
             res.acked = len(acked)
             missing, hung = self._get_all(acked, res)
