@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from septum.kernel.abi import Layout, Sys, Tcb, TaskState, task_id
+from septum.kernel.abi import Desc, Layout, Sys, Tcb, TaskState, task_id
 
 #: Ops per task script (interp.S keeps up to 40 results).
 OPS = 24
@@ -153,6 +153,14 @@ class FuzzUnit:
         self.tcbs = next(v for s, v in syms if s == "tcbs")
         self.m = Machine(ram_size=RAM_SIZE)
         self.m.boot(bios=str(self.res.elf))
+        # Boot and TASK_RESTART copy each task's code (its scripts too) from
+        # its pristine image (kernel/ABI.md, TASK_RESTART): a round writes
+        # its scripts there as well.
+        descs = next(v for s, v in syms if s == "task_descs")
+        rd = lambda a: int.from_bytes(self.m.read_phys(a, 8), "little")  # noqa: E731
+        self.script_pristine = [
+            self.script_at[i] - rd(descs + i * Desc.SIZE + Desc.DATA_DST)
+            + rd(descs + i * Desc.SIZE + Desc.DATA_SRC) for i in range(self.n)]
         self.snap = self.m.snapshot()
 
     def close(self) -> None:
@@ -168,6 +176,7 @@ class FuzzUnit:
         m.restore(self.snap)
         for i, ops in enumerate(scripts):
             m.write_phys(self.script_at[i], _pack(ops))
+            m.write_phys(self.script_pristine[i], _pack(ops))
         stop = m.run(max_insns=BUDGET, breakpoints=[self.idle])
         out = m.uart_output.decode(errors="replace")
         if "kernel panic" in out or stop.kind in ("error", "poweroff", "reset"):
