@@ -7,6 +7,7 @@ import re
 
 from septum.hypervisor import memmap
 from septum.hypervisor.machine import Machine
+from septum.kernel.abi import Tcb
 from septum.toolchain.build import build
 
 from .conftest import TASKS, build_kernel, run_qemu
@@ -48,8 +49,17 @@ def test_uart_interrupt_masked_until_ack_on_board(tmp_path, fastpath):
     assert stop.kind == "breakpoint"
     assert m.uart_output.count(b"got ") == 2
     assert m.plic.enable[ctx] & UART_BIT == 0
+    # Interrupt notifications count on the receiving side only (ABI.md).
+    assert _ipc_counts(m, syms, 0) == (0, 2)
     stop = m.run(max_insns=BUDGET)
     assert stop.kind == "poweroff" and stop.exit_code == 0
     out = m.uart_output.decode()
     _check(out)
     assert re.findall(r"^got (.*)$", out, re.M) == ["ab", "cd"]
+
+
+def _ipc_counts(m: Machine, syms: dict[str, int], index: int) -> tuple[int, int]:
+    """(SENT, RECEIVED) of task ``index``, from its TCB."""
+    tcb = syms["tcbs"] + index * Tcb.SIZE
+    return tuple(int.from_bytes(m.read_phys(tcb + off, 8), "little")
+                 for off in (Tcb.SENT, Tcb.RECEIVED))
