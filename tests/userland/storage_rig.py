@@ -12,7 +12,7 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from septum.hypervisor.machine import Machine
+from septum.hypervisor.machine import DISK_SLOT, Machine
 from septum.toolchain.build import build
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -220,3 +220,36 @@ def instret_at(elf: Path, disk: Path, names: list[str]) -> list[int]:
     finally:
         m.close()
     return out
+
+
+class SlowDisk:
+    """Makes the disk of ``machine`` complete each request ``ticks`` mtime
+    ticks after its QueueNotify, as QEMU's device completes asynchronously
+    (Septum's board completes at the QueueNotify itself).  A pseudo-device
+    in the machine's event list, as septum.testing.inject's delayed lines:
+    an idle hart's ``wfi`` fast-forwards to the completion."""
+
+    def __init__(self, machine: Machine, ticks: int) -> None:
+        self.machine = machine
+        self.ticks = ticks
+        self.disk = machine.virtio[DISK_SLOT]
+        self.due: list[tuple[int, int]] = []  # (virtual time, queue)
+        self.completed = 0
+        self._notify = self.disk.notify
+        self.disk.notify = self._defer  # type: ignore[method-assign]
+        machine._timed.append(self)  # type: ignore[arg-type]
+
+    def _defer(self, queue: int) -> None:
+        self.due.append((self.machine.clock() + self.ticks, queue))
+
+    def next_event(self) -> int | None:
+        """The next completion's time (None: nothing in flight)."""
+        return min(t for t, _ in self.due) if self.due else None
+
+    def advance(self, now: int) -> None:
+        """Complete every request whose time has come."""
+        ready = [q for t, q in self.due if t <= now]
+        self.due = [(t, q) for t, q in self.due if t > now]
+        for queue in ready:
+            self._notify(queue)
+            self.completed += 1
