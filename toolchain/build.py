@@ -4,7 +4,7 @@ Layout (physical = virtual for everything a task sees)::
 
     0x8000_0000  firmware (M-mode SBI)            -- left out by kernel_only
     0x8020_0000  kernel: code, data, TCBs, stack  (Layout.KERNEL_BASE)
-    0x8030_0000  page tables, pristine task data  (Layout.TABLES_BASE)
+    0x8030_0000  page tables, pristine task code+data  (Layout.TABLES_BASE)
     0x8040_0000  task 0's slot, then task 1's ... (Layout.TASKS_BASE + i * slot)
                  each slot: code+rodata (R-X), then data+bss+stack (RW-)
 
