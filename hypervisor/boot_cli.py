@@ -14,6 +14,12 @@ prompt is back -- deterministic, in virtual time; the process exits with
 the system's exit code (``poweroff`` -> 0).  A script that ends without
 powering off stops the machine at the next prompt and exits 0.
 ``reboot`` resets the board and the run goes on (same disk).
+
+Debugging: ``--gdb tcp::PORT`` (QEMU's ``-gdb``; ``-s`` = ``tcp::1234``)
+serves the GDB remote protocol on 127.0.0.1 (``tcp:HOST:PORT`` for another
+address) while the system runs, script or terminal alike; ``-S`` halts
+before the first instruction until a debugger attaches.  GDB's ``kill``
+ends the run with status 0, as it does QEMU.
 """
 
 from __future__ import annotations
@@ -47,7 +53,7 @@ EXIT_ERROR = 126
 EPILOG = f"""\
 exit status:
   the system's exit code  (poweroff from the shell: 0)
-  0                       Ctrl-A X typed, or the script ended at a prompt
+  0                       Ctrl-A X typed, the script ended at a prompt, or gdb killed it
   2                       bad input (manifest, script or disk file)
   {EXIT_BUDGET}                     --max-insns exhausted
   {EXIT_HANG}                     guest hang: wfi with nothing that can wake it
@@ -78,6 +84,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     from septum.hypervisor.trace_cli import add_observe_arguments
 
     add_observe_arguments(p)
+    from septum.hypervisor.gdbstub import add_gdb_arguments
+
+    add_gdb_arguments(p)
     p.set_defaults(func=boot_command)
 
 
@@ -254,6 +263,16 @@ def boot_command(args: argparse.Namespace) -> int:
 
     if args.max_insns is not None and args.max_insns <= 0:
         raise MachineError(f"--max-insns {args.max_insns}: must be positive")
+    gdb = getattr(args, "gdb", None)
+    if gdb is not None:
+        from septum.hypervisor.gdbstub import parse_spec
+
+        parse_spec(gdb)  # a bad spec is one line, before a long build
+        if args.max_insns is not None:
+            raise MachineError("--max-insns and --gdb: the debugger decides when the "
+                               "guest stops; give one of them")
+    elif getattr(args, "gdb_wait", False):
+        raise MachineError("-S waits for a debugger: give --gdb tcp::PORT or -s too")
     lines = read_script(args.script) if args.script is not None else None
     if args.disk is not None and Path(args.disk).is_dir():
         raise MachineError(f"--disk {args.disk}: is a directory")  # before a long build
@@ -269,9 +288,10 @@ def boot_command(args: argparse.Namespace) -> int:
         try:
             m.boot(bios=str(elf))
             close_observers = attach_observers(m, args, [elf])
+            runner = _runner(m, args.max_insns, gdb, getattr(args, "gdb_wait", False))
             if lines is not None:
-                return _run_script(m, lines, args.max_insns)
-            return _run_interactive(m, args.max_insns)
+                return _run_script(m, lines, runner)
+            return _run_interactive(m, runner)
         finally:
             close_observers()
             m.close()
@@ -280,37 +300,55 @@ def boot_command(args: argparse.Namespace) -> int:
             os.unlink(disk)
 
 
-def _budget(m: object, max_insns: int | None) -> int | None:
-    return None if max_insns is None else max(1, max_insns - m.instret)  # type: ignore[attr-defined]
+#: ``runner(until) -> StopReason``: runs the machine until ``until()``.
+Runner = Callable[[Callable[[], bool] | None], object]
 
 
-def _run_script(m: object, lines: list[bytes], max_insns: int | None) -> int:
+def _runner(m: object, max_insns: int | None, gdb: str | None, wait: bool) -> Runner:
+    """How the run loops below run the machine: plainly, with the total
+    budget ``max_insns``, or under the GDB stub listening on ``gdb``
+    (``wait``: halted until a debugger attaches; the first run only)."""
+    if gdb is None:
+        def plain(until: Callable[[], bool] | None) -> object:
+            budget = None if max_insns is None else max(1, max_insns - m.instret)  # type: ignore[attr-defined]
+            return m.run(max_insns=budget, until=until)  # type: ignore[attr-defined]
+        return plain
+    from septum.hypervisor.gdbstub import serve
+
+    first = [wait]
+
+    def debugged(until: Callable[[], bool] | None) -> object:
+        halt, first[0] = first[0], False
+        return serve(m, gdb, halt, until=until)  # type: ignore[arg-type]
+    return debugged
+
+
+def _run_script(m: object, lines: list[bytes], runner: Runner) -> int:
     run = ScriptRun(m, lines, sys.stdout.buffer)
     m.console_sink = run.sink  # type: ignore[attr-defined]
     try:
         while True:
-            reason = m.run(max_insns=_budget(m, max_insns), until=run.poll)  # type: ignore[attr-defined]
-            if reason.kind == "reset":
+            reason = runner(run.poll)
+            if reason.kind == "reset":  # type: ignore[attr-defined]
                 m.reset()  # type: ignore[attr-defined]
                 continue
             break
     finally:
         m.console_sink = None  # type: ignore[attr-defined]
-    if reason.kind == "until" and run.finished:
+    if reason.kind == "until" and run.finished:  # type: ignore[attr-defined]
         return 0
     return _exit_status(reason)
 
 
-def _run_interactive(m: object, max_insns: int | None) -> int:
+def _run_interactive(m: object, runner: Runner) -> int:
     from septum.hypervisor.console import Console
 
     with Console(m) as console:  # type: ignore[arg-type]
         if console.interactive:
             m.console_sink = _terminal_sink(sys.stdout.buffer)  # type: ignore[attr-defined]
         while True:
-            reason = m.run(max_insns=_budget(m, max_insns),  # type: ignore[attr-defined]
-                           until=console.poll if console.interactive else None)
-            if reason.kind == "reset":
+            reason = runner(console.poll if console.interactive else None)
+            if reason.kind == "reset":  # type: ignore[attr-defined]
                 m.reset()  # type: ignore[attr-defined]
                 continue
             break
@@ -342,6 +380,8 @@ def _exit_status(reason: object) -> int:
     kind = reason.kind  # type: ignore[attr-defined]
     if kind == "poweroff":
         return int(reason.exit_code) & 0xFF  # type: ignore[attr-defined]
+    if kind == "killed":  # GDB's kill: QEMU exits 0
+        return 0
     if kind == "budget":
         print(f"septum: instruction budget exhausted ({reason.message})",  # type: ignore[attr-defined]
               file=sys.stderr)

@@ -291,6 +291,10 @@ class GdbServer:
         self._undo: tuple[int, bytes] | None = None
         #: True while the guest runs on behalf of an attached debugger.
         self.running = False
+        # serve()'s caller's ``until`` (terminal input, a script's next
+        # line): polled while a debugger lets the guest run too.
+        self._outer_until: Callable[[], bool] | None = None
+        self._outer_stopped = False
 
     # ----- connections ---------------------------------------------------------
 
@@ -330,7 +334,13 @@ class GdbServer:
         ``wait``: halt before the first instruction until a debugger attaches
         (QEMU's ``-S``).  Without it the guest runs at once and a debugger
         may attach at any time (the guest stops when it does).  Returns the
-        final :class:`StopReason` (kind ``killed`` after GDB's ``k``)."""
+        final :class:`StopReason` (kind ``killed`` after GDB's ``k``).
+
+        ``until`` is polled between slices whether or not a debugger is
+        attached (it feeds the console); when it ends the run while a
+        debugger has the guest running, the debugger hears ``W00`` (the
+        program exited) and the run returns kind ``until``."""
+        self._outer_until = until
         try:
             if wait:
                 self.log(f"septum: waiting for gdb on port {self.port}")
@@ -620,6 +630,9 @@ class GdbServer:
         if self._bp_hit is not None or self._watch_hit is not None:
             return True
         assert self.conn is not None
+        if self._outer_until is not None and self._outer_until():
+            self._outer_stopped = True
+            return True
         return self.conn.poll_interrupt()
 
     def _resume(self, step: bool, addr: str | None) -> StopReason | None:
@@ -655,6 +668,10 @@ class GdbServer:
         if r.kind == "poweroff":
             code = (r.exit_code or 0) & 0xFF
             conn.send(f"W{code:02x}")
+            return r
+        if r.kind == "until" and self._outer_stopped:
+            self._outer_stopped = False
+            conn.send("W00")
             return r
         hit = self._bp_hit is not None or self._watch_hit is not None
         if r.kind == "hang" and not step and not conn.interrupted and not hit:

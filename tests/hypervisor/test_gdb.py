@@ -443,3 +443,32 @@ def test_gdb_spec_and_cli_options() -> None:
     a = p.parse_args(["--gdb", "tcp::5555"])
     assert a.gdb == "tcp::5555" and not a.gdb_wait
     assert p.parse_args([]).gdb is None
+
+
+def test_serve_polls_until_while_gdb_runs_the_guest(tmp_path: Path) -> None:
+    """serve()'s ``until`` (terminal input, a boot script) is polled while
+    an attached debugger lets the guest run; when it ends the run, GDB
+    hears that the program exited and serve returns kind ``until``."""
+    elf = _build(tmp_path, "spin", SPIN_SRC)
+    m = Machine(ram_size=16 << 20)
+    m.boot(bios="none", kernel=str(elf))
+    polls: list[int] = []
+
+    def until() -> bool:
+        polls.append(m.instret)
+        return len(polls) > 5
+
+    server = GdbServer(m, port=0, log=lambda msg: None)
+    result: list[object] = []
+    thread = threading.Thread(target=lambda: result.append(server.serve(True, until)),
+                              daemon=True)
+    thread.start()
+    argv = [GDB, "-batch", "-nx", "-ex", "set architecture riscv:rv64",
+            "-ex", f"target remote 127.0.0.1:{server.port}", "-ex", "continue", str(elf)]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=TIMEOUT)
+    thread.join(TIMEOUT)
+    server.close()
+    text = out.stdout + out.stderr
+    assert "exited normally" in text, text
+    assert len(polls) == 6 and polls == sorted(polls) and polls[-1] > 0
+    assert len(result) == 1 and result[0].kind == "until"  # type: ignore[attr-defined]
