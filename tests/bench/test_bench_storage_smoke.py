@@ -14,7 +14,7 @@ def test_bench_storage_runs_and_prints_a_table(capsys) -> None:  # type: ignore[
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("operation")
     assert [ln[:28].strip() for ln in out[1:]] == [
-        "put (write + flush)", "get", "mount: replay per record"]
+        "put (write + flush)", "get", "mount: replay per record", "put, disk completing later"]
 
 
 def test_bench_storage_counts_are_positive(tmp_path: Path) -> None:

@@ -184,12 +184,17 @@ def replay(disk: bytes) -> dict[bytes, bytes]:
     return out
 
 
-def run_for(elf: Path, disk: Path, max_insns: int) -> tuple[list[str], int, str]:
+def run_for(elf: Path, disk: Path, max_insns: int,
+            slow_ticks: int = 0) -> tuple[list[str], int, str]:
     """Boot ``elf`` with ``disk`` for at most ``max_insns`` instructions — a
-    power cut when the budget ends first; (lines, instructions, stop kind)."""
+    power cut when the budget ends first; (lines, instructions, stop kind).
+    ``slow_ticks`` > 0: the disk completes each request that much later
+    (:class:`SlowDisk`)."""
     m = Machine(ram_size=128 << 20, disk=str(disk))
     try:
         m.boot(bios=str(elf))
+        if slow_ticks:
+            SlowDisk(m, slow_ticks)
         stop = m.run(max_insns=max_insns)
         out = m.uart_output.decode(errors="replace")
         return out.splitlines(), m.instret, stop.kind
