@@ -63,7 +63,7 @@ from __future__ import annotations
 import ctypes
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterable, Protocol, Sequence
 
 from unicorn import (
     UC_CTL_CONTEXT_CPU,
@@ -137,6 +137,17 @@ PAGE = 0x1000
 _HOOK_INTR_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 #: Start of the PLIC's per-context threshold and claim/complete registers.
 PLIC_CONTEXT_BASE = 0x200000
+
+
+class TimedDevice(Protocol):
+    """What :meth:`Machine.add_timed` accepts: something that acts at a
+    virtual time (mtime ticks)."""
+
+    def advance(self, now: int) -> None:
+        """Bring the state up to virtual time ``now``."""
+
+    def next_event(self) -> int | None:
+        """The tick of the next thing to happen, or None."""
 
 
 @dataclass(frozen=True)
@@ -469,6 +480,28 @@ class Machine:
         self._ticks += total // INSNS_PER_TICK
         self._frac = total % INSNS_PER_TICK
 
+    def add_timed(self, dev: TimedDevice) -> None:
+        """Put ``dev`` in the machine's event list: the run loop calls
+        ``dev.advance(now)`` with the virtual time (mtime ticks) between
+        slices, and ends a slice exactly when ``dev.next_event()`` (a tick
+        count, or None for nothing pending) is due; ``wfi`` fast-forwards to
+        it.  For devices and fault injectors that act at a virtual time."""
+        if dev not in self._timed:
+            self._timed.append(dev)  # type: ignore[arg-type]
+
+    def remove_timed(self, dev: TimedDevice) -> None:
+        """Take ``dev`` (added with :meth:`add_timed`) out of the event list."""
+        if dev in (self.clint, self.rtc):
+            raise MachineError(f"{dev!r} is one of the board's own timed devices")
+        if dev in self._timed:
+            self._timed.remove(dev)  # type: ignore[arg-type]
+
+    @property
+    def disk(self) -> VirtioBlk | None:
+        """The virtio-blk disk (slot :data:`DISK_SLOT`), if one is attached."""
+        dev = self.virtio[DISK_SLOT]
+        return dev if isinstance(dev, VirtioBlk) else None
+
     def _advance_devices(self) -> None:
         now = self._ticks
         for dev in self._timed:
@@ -648,18 +681,26 @@ class Machine:
                 # Stopped by the hook before the breakpoint's instruction ran.
                 return StopReason("breakpoint", pc=self._bp_hit,
                                   message=f"breakpoint at {self._bp_hit:#x}")
-            elif c <= n and self._finish is None and c == executed and self._is_wfi():
+            elif c <= n and self._finish is None and c == executed and self.in_wfi:
                 stop = self._wait()
                 if stop is not None:
                     return stop
             if until is not None and until():
                 return StopReason("until", pc=cpu.pc)
 
-    def _is_wfi(self) -> bool:
-        # A slice that ends early with no error and no stop request ended on
-        # a wfi: QEMU halts and leaves the PC after it.
-        data = self._read_phys_or_none(self.trap.translate_fetch(self.cpu.pc - 4) or 0, 4)
+    @property
+    def in_wfi(self) -> bool:
+        """True when the hart is halted in ``wfi``: the instruction just
+        before the PC is a ``wfi`` (QEMU halts with the PC after it), read
+        through the current translation.  Between runs this is how to tell
+        an idle hart (waiting for an interrupt) from one stopped mid-code."""
+        pa = self.trap.translate_fetch(self.cpu.pc - 4)
+        data = None if pa is None else self._read_phys_or_none(pa, 4)
         return data is not None and int.from_bytes(data, "little") == WFI
+
+    def _is_wfi(self) -> bool:
+        # Kept for callers of the old private name (testing/inject.py).
+        return self.in_wfi
 
     def _finished(self) -> StopReason:
         kind, code = self._finish  # type: ignore[misc]

@@ -36,6 +36,12 @@ length counts the bytes really written (the status byte: spec §2.6.8 "SHOULD
 set len to the exact number of bytes written"); QEMU reports the whole
 writable length.  QEMU's offered features also include more optional bits.
 
+Fault injection: :attr:`VirtioBlk.request_hook`, when set, sees every
+well-formed request first (``hook(type, sector, nbytes)``) and may fail it
+by returning a status (``VIRTIO_BLK_S_IOERR``): the request then does
+nothing at all (no data moved, no write reaches the disk) and completes
+with that status.  ``None`` lets it be served normally.
+
 The host file is opened once.  Snapshots (``save``/``restore``) hold the
 transport and queue state only: by default the disk contents are NOT rolled
 back.  With ``snapshot=True`` (like QEMU's ``-snapshot``) writes go to an
@@ -49,6 +55,7 @@ from __future__ import annotations
 import os
 import struct
 import weakref
+from typing import Callable
 
 from septum.toolchain.errors import SeptumError
 
@@ -87,6 +94,10 @@ VIRTIO_BLK_ID_BYTES = 20
 REQUEST_HEADER = struct.Struct("<IIQ")
 QUEUE_SIZE = 256
 
+#: ``request_hook(type, sector, nbytes) -> status | None`` (see the module
+#: docstring): ``nbytes`` is the payload of a write, the buffer of a read.
+RequestHook = Callable[[int, int, int], "int | None"]
+
 
 class DiskError(SeptumError):
     """A disk image cannot be used."""
@@ -106,6 +117,8 @@ class VirtioBlk(VirtioMmio):
                  base: int | None = None) -> None:
         self.path = os.fspath(path)
         self.readonly = readonly
+        #: Fault-injection hook (module docstring); not part of snapshots.
+        self.request_hook: RequestHook | None = None
         self.snapshot = snapshot
         try:
             # The file is only ever read when writes go to the overlay.
@@ -211,6 +224,11 @@ class VirtioBlk(VirtioMmio):
         if len(readable) < REQUEST_HEADER.size:
             return VIRTIO_BLK_S_IOERR, 0
         rtype, _, sector = REQUEST_HEADER.unpack_from(readable)
+        if self.request_hook is not None:
+            nbytes = len(readable) - REQUEST_HEADER.size if rtype == VIRTIO_BLK_T_OUT else data_len
+            status = self.request_hook(rtype, sector, nbytes)
+            if status is not None:
+                return status, 0
         if rtype == VIRTIO_BLK_T_IN:
             if not self._in_range(sector, data_len):
                 return VIRTIO_BLK_S_IOERR, 0
