@@ -35,3 +35,32 @@ def test_pingpong_counts_on_qemu(tmp_path, fastpath):
     out = run_qemu(build_kernel("pingpong.toml", tmp_path / "pp.elf", fastpath).elf)
     assert "FAIL" not in out, out
     assert "ok pingpong.replies" in out and "ok pingpong.ipccounts" in out, out
+
+
+def test_ipc_counters_wrap_modulo_2_32(tmp_path, fastpath):
+    """A counter at 2**32 - 1 wraps to 0 on the next message, on either
+    path, and its word's high half stays 0 (ABI.md: IPC counters)."""
+    from septum.hypervisor.machine import Machine
+    from septum.kernel.abi import Tcb
+
+    from .ipcbench import BUDGET, symbols
+
+    elf = build_pingpong(tmp_path / "pp.elf", fastpath)
+    syms = symbols(elf)
+    ping, pong = (syms["tcbs"] + i * Tcb.SIZE for i in (0, 1))
+    m = Machine(ram_size=128 << 20)
+    try:
+        m.boot(bios=str(elf))
+        assert m.run(max_insns=BUDGET, breakpoints=[syms["bench_ecall"]]).kind == "breakpoint"
+        word = lambda a: int.from_bytes(m.read_phys(a, 8), "little")  # noqa: E731
+        before = {a: word(a) for a in (ping + Tcb.SENT, ping + Tcb.RECEIVED,
+                                       pong + Tcb.SENT, pong + Tcb.RECEIVED)}
+        assert set(before.values()) == {1000}  # 1000 round trips so far
+        for a in (ping + Tcb.SENT, pong + Tcb.RECEIVED):
+            m.write_phys(a, (2**32 - 1).to_bytes(8, "little"))
+        assert m.run(max_insns=BUDGET, breakpoints=[syms["bench_return"]]).kind == "breakpoint"
+        # The request wrapped both; the reply counted normally.
+        assert word(ping + Tcb.SENT) == 0 and word(pong + Tcb.RECEIVED) == 0
+        assert word(pong + Tcb.SENT) == 1001 and word(ping + Tcb.RECEIVED) == 1001
+    finally:
+        m.close()
