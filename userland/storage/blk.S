@@ -318,7 +318,7 @@ blk_sleep:                              # tests break here: request in flight
 # interrupt fired (before (1) the still-high line would fire again at
 # once).  Callers look at the used ring only afterwards: a completion that
 # races with (1) is then either seen or raises the line anew.
-# Clobbers t0, t1, a0, a7.
+# Clobbers t0..t6, a0..a7 (an ecall).
     .globl blk_intr
 blk_intr:
     li      t0, DEV_VIRTIO7
@@ -333,7 +333,7 @@ blk_intr:
 # blk_note(a0 = notification bits) -> a0 = the bits that are not the
 # disk's.  The disk's bit outside blk_io (its interrupt was taken after a
 # completion blk_io found without sleeping) is acknowledged here, so the
-# source is unmasked for the next request.  Clobbers t0, t1, a7.
+# source is unmasked for the next request.  Clobbers t0..t6, a1..a7.
     .globl blk_note
 blk_note:
     li      t0, BLK_IRQ_BIT
