@@ -51,6 +51,7 @@ import ctypes
 import json
 import struct
 from array import array
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Sequence
@@ -182,6 +183,75 @@ def tasks_from_elf(path: str | Path) -> list[TaskInfo]:
             found.setdefault(task, []).append((sec["sh_addr"], sec["sh_addr"] + sec["sh_size"]))
     ordered = sorted(found.items(), key=lambda kv: min(a for a, _ in kv[1]))
     return [TaskInfo(n, i + 1, sorted(r)) for i, (n, r) in enumerate(ordered)]
+
+
+TASK_SECTION_PREFIX = ".task."
+
+
+def task_of_section(section: str | None) -> str | None:
+    """``NAME`` for a section ``.task.NAME.KIND`` (build.py's naming),
+    else None."""
+    if not section or not section.startswith(TASK_SECTION_PREFIX):
+        return None
+    name = section[len(TASK_SECTION_PREFIX):].rsplit(".", 1)[0]
+    return name or None
+
+
+class TaskSymbolizer(Symbolizer):
+    """Address -> symbol, where an address inside a task's slot resolves
+    among that task's symbols only and reads ``NAME:symbol+off``.
+
+    Every task links its own ``_start`` and its own copy of the runtime, so
+    by address alone a name does not say whose it is.  A symbol belongs to
+    task NAME when it lies in one of the image's ``.task.NAME.*`` sections
+    (its ``section``; for a symbol without one, when its value lies in the
+    task's ranges).  Other symbols (firmware, kernel) resolve as usual.
+    """
+
+    def __init__(self, symbols: Iterable[Symbol] = (), tasks: Sequence[TaskInfo] = ()) -> None:
+        symbols = list(symbols)
+        names = {t.name for t in tasks}
+        ranges = sorted((lo, hi, t.name) for t in tasks for lo, hi in t.ranges if hi > lo)
+        per_task: dict[str, list[Symbol]] = {n: [] for n in names}
+        others: list[Symbol] = []
+        for sym in symbols:
+            owner = task_of_section(sym.section)
+            if owner is None:
+                owner = next((n for lo, hi, n in ranges if lo <= sym.value < hi), None)
+            if owner in per_task:
+                per_task[owner].append(sym)
+            else:
+                others.append(sym)
+        super().__init__(others)
+        self._starts = [lo for lo, _, _ in ranges]
+        self._ranges = ranges
+        self._task_syms = {n: Symbolizer(v) for n, v in per_task.items()}
+        #: task name -> its symbols (name -> address), for filters.
+        self.task_symbols = {n: {x.name: x.value for x in v} for n, v in per_task.items()}
+
+    def task_at(self, address: int) -> str | None:
+        """The task whose slot holds ``address``, or None."""
+        i = bisect_right(self._starts, address) - 1
+        if i >= 0 and address < self._ranges[i][1]:
+            return self._ranges[i][2]
+        return None
+
+    def lookup(self, address: int) -> str:
+        """``NAME:symbol+off`` inside task NAME's slot (``NAME:`` alone
+        when no symbol of it precedes), else as :class:`Symbolizer`."""
+        task = self.task_at(address)
+        if task is None:
+            return super().lookup(address)
+        return f"{task}:{self._task_syms[task].lookup(address)}"
+
+    def label_at(self, address: int) -> str | None:
+        """The symbol starting at ``address``, task-qualified like
+        :meth:`lookup`; None when none starts there."""
+        task = self.task_at(address)
+        if task is None:
+            return super().label_at(address)
+        label = self._task_syms[task].label_at(address)
+        return None if label is None else f"{task}:{label}"
 
 
 def load_symbols(paths: Iterable[str | Path]) -> list[Symbol]:
@@ -472,7 +542,7 @@ class TraceData:
         header = json.dumps({
             "version": VERSION, "records": len(self.addrs), "blocks": len(self.blocks),
             "end": self.end,
-            "symbols": [[s.name, s.value] for s in self.symbols
+            "symbols": [[s.name, s.value, s.section] for s in self.symbols
                         if s.section is not None and s.name and not s.name.startswith(("$", ".L"))],
             "tasks": [{"name": t.name, "asid": t.asid, "ranges": t.ranges} for t in self.tasks],
             "writes": [[k, v] for k, v in sorted(self.writes.items())],
@@ -516,7 +586,10 @@ class TraceData:
                 arrs.append(a)
         except (ValueError, KeyError, struct.error) as exc:
             raise TraceError(f"{path}: corrupt trace file ({exc})") from None
-        symbols = [Symbol(nm, v, section=".text") for nm, v in header["symbols"]]
+        # [name, value, section] ([name, value] in files of before the
+        # task-qualified symbols: their section is unknown, .text stands in).
+        symbols = [Symbol(e[0], e[1], section=e[2] if len(e) > 2 and e[2] else ".text")
+                   for e in header["symbols"]]
         tasks = [TaskInfo(t["name"], t["asid"], [tuple(r) for r in t["ranges"]])
                  for t in header["tasks"]]
         writes = {int(k): [tuple(x) for x in v] for k, v in header.get("writes", [])}
@@ -525,8 +598,9 @@ class TraceData:
                    sizes)
 
     def instructions(self, disasm: Disassembler | None = None) -> Iterator[TraceInsn]:
-        """Every retired instruction and trap, in order."""
-        dis = disasm or Disassembler(self.symbols)
+        """Every retired instruction and trap, in order; symbols from
+        :meth:`symbolizer` unless ``disasm`` brings its own."""
+        dis = disasm or Disassembler(self.symbolizer())
         decoded: dict[int, tuple[Insn, ...]] = {}
         n = len(self.addrs)
         addrs, index, meta = self.addrs, self.index, self.meta
@@ -567,6 +641,13 @@ class TraceData:
                 yield TraceInsn(start + k, priv, asid, ins,
                                 writes=self.writes.get(start + k, []))
             i += 1
+
+    def symbolizer(self) -> TaskSymbolizer:
+        """The trace's symbols, task-qualified (:class:`TaskSymbolizer`)."""
+        sym = self.__dict__.get("_symbolizer")
+        if sym is None:
+            sym = self.__dict__["_symbolizer"] = TaskSymbolizer(self.symbols, self.tasks)
+        return sym
 
     def task_of(self, ti: TraceInsn) -> str | None:
         """The task running ``ti``: by ASID in U-mode, else by address range."""
@@ -624,21 +705,48 @@ def parse_window(text: str) -> tuple[int, int]:
     return s, c
 
 
+def symbol_range(data: TraceData, symbol: str) -> tuple[int, int]:
+    """The addresses ``[start, end)`` of ``symbol``: ``TASK:name`` for a
+    task's own symbol, else a firmware or kernel name, or a name exactly one
+    task defines; up to the next symbol of the same owner (or the end of
+    the task's slot range).  TraceError for an unknown or ambiguous name."""
+    sym = data.symbolizer()
+    task, sep, name = symbol.rpartition(":")
+    if sep:
+        if task not in sym.task_symbols:
+            raise TraceError(f"--symbol {symbol!r}: no task {task!r} in the trace")
+        owners = [task] if name in sym.task_symbols[task] else []
+        if not owners:
+            raise TraceError(f"--symbol {symbol!r}: task {task!r} has no symbol {name!r}")
+    else:
+        owners = sorted(t for t, names in sym.task_symbols.items() if name in names)
+    plain = [s.value for s in data.symbols if s.name == name and s.section is not None
+             and task_of_section(s.section) is None and sym.task_at(s.value) is None]
+    if not sep and plain:
+        values = sorted({s.value for s in data.symbols if s.section is not None
+                         and sym.task_at(s.value) is None})
+        start = plain[0]
+    elif len(owners) == 1:
+        values = sorted(set(sym.task_symbols[owners[0]].values()))
+        start = sym.task_symbols[owners[0]][name]
+        t = next(t for t in data.tasks if t.name == owners[0])
+        values += [hi for lo, hi in t.ranges if lo <= start < hi]
+    elif owners:
+        raise TraceError(f"--symbol {symbol!r}: tasks {', '.join(owners)} each have one "
+                         f"(give TASK:{name})")
+    else:
+        raise TraceError(f"--symbol {symbol!r}: no such symbol in the trace")
+    later = [v for v in values if v > start]
+    return start, min(later) if later else 1 << 64
+
+
 def filter_insns(data: TraceData, insns: Iterable[TraceInsn], *, lo: int | None = None,
                  hi: int | None = None, symbol: str | None = None, priv: str | None = None,
                  task: str | None = None, window: tuple[int, int] | None = None,
                  ) -> Iterator[TraceInsn]:
     """Keep the instructions matching every given filter (traps follow the
     window and task filters only)."""
-    sym_range: tuple[int, int] | None = None
-    if symbol is not None:
-        syms = sorted({s.value for s in data.symbols})
-        match = [s.value for s in data.symbols if s.name == symbol]
-        if not match:
-            raise TraceError(f"--symbol {symbol!r}: no such symbol in the trace")
-        start = match[0]
-        later = [v for v in syms if v > start]
-        sym_range = (start, later[0] if later else 1 << 64)
+    sym_range = None if symbol is None else symbol_range(data, symbol)
     want_priv = None
     if priv is not None:
         if priv.upper() not in LETTER_PRIV:

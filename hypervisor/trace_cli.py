@@ -3,8 +3,12 @@
 
 Commands::
 
-    septum trace show FILE [--from A] [--to A] [--symbol NAME] [--priv M|S|U]
+    septum trace show FILE [--from A] [--to A] [--symbol [TASK:]NAME] [--priv M|S|U]
                            [--task NAME] [--window START:COUNT] [--detailed]
+
+A task's instructions show their symbols as ``TASK:symbol+off``, resolved
+among that task's own symbols (trace.TaskSymbolizer): every task links its
+own ``_start`` and runtime.
     septum trace ipc FILE                  # a --trace-ipc JSON-lines file, for humans
     septum trace perfetto FILE -o OUT.json # the same as a Perfetto timeline
     septum coverage FILE.info [--listing] [--under DIR]
@@ -50,8 +54,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
                    help="only addresses >= ADDR")
     s.add_argument("--to", dest="hi", type=_int, default=None, metavar="ADDR",
                    help="only addresses < ADDR")
-    s.add_argument("--symbol", default=None, metavar="NAME",
-                   help="only instructions inside symbol NAME")
+    s.add_argument("--symbol", default=None, metavar="[TASK:]NAME",
+                   help="only instructions inside symbol NAME (TASK:NAME for a task's "
+                        "own symbol; a bare name several tasks define is ambiguous)")
     s.add_argument("--priv", default=None, metavar="M|S|U", help="only this privilege level")
     s.add_argument("--task", default=None, metavar="NAME",
                    help="only while task NAME runs (by satp ASID, else by address)")

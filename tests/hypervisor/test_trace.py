@@ -14,9 +14,10 @@ from unicorn import UC_HOOK_CODE
 from septum.hypervisor import cli
 from septum.hypervisor.machine import Machine
 from septum.hypervisor.trace import (TraceData, Tracer, filter_insns, format_insn,
-                                     load_symbols, tasks_from_elf)
+                                     load_symbols, task_of_section, tasks_from_elf)
 from septum.tests.bench import bareguest
 from septum.toolchain.build import build
+from septum.toolchain.elf import read_symbols
 from septum.toolchain.riscv import Exc
 
 TASKS = Path(__file__).resolve().parent.parent / "kernel" / "tasks"
@@ -186,6 +187,58 @@ def test_task_and_priv_filters(sys_run):
     sel = list(filter_insns(data, data.instructions(), task="server", priv="U"))
     lo, hi = min(r[0] for r in tasks["server"].ranges), max(r[1] for r in tasks["server"].ranges)
     assert sel and all(t.priv == 0 and lo <= t.address < hi for t in sel)
+
+
+def test_task_symbols_are_qualified_by_section(sys_run, hello):
+    """A task's pc resolves among its own symbols (the ELF's .task.NAME.*
+    sections): each task's ``_start`` reads ``NAME:_start``, though every
+    task has one."""
+    _, tr, _ = sys_run
+    data = tr.data()
+    starts = {task_of_section(s.section): s.value for s in read_symbols(hello)
+              if s.name == "_start" and task_of_section(s.section)}
+    assert set(starts) == {"super", "server", "faulty", "idle"}
+    assert len(set(starts.values())) == 4
+    first = {}
+    user = 0
+    for ti in data.instructions():
+        if ti.trap is not None:
+            continue
+        first.setdefault(ti.address, ti.insn.symbol)
+        if ti.priv == 0:
+            user += 1
+            assert ti.insn.symbol.startswith(data.task_of(ti) + ":"), ti
+    assert user > 0
+    for task, addr in starts.items():
+        assert first[addr] == f"{task}:_start"
+    # A runtime routine every task links: each copy under its own task.
+    shared = [s for s in read_symbols(hello) if s.name == "rt_ok"]
+    assert len({task_of_section(s.section) for s in shared}) >= 2
+    sym = data.symbolizer()
+    for s in shared:
+        assert sym.lookup(s.value) == f"{task_of_section(s.section)}:rt_ok"
+        assert sym.lookup(s.value + 4) == f"{task_of_section(s.section)}:rt_ok+0x4"
+
+
+def test_cli_show_task_symbols(sys_run, tmp_path, capsys):
+    _, tr, _ = sys_run
+    path = tmp_path / "sys.sptrace"
+    tr.save(path)
+    assert cli.main(["trace", "show", str(path), "--task", "server", "--priv", "U"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and all("<server:" in l for l in out)
+    assert cli.main(["trace", "show", str(path), "--symbol", "server:_start"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and all("<server:_start" in l for l in out)
+    # A bare name is the firmware's or the kernel's when they have one ...
+    assert cli.main(["trace", "show", str(path), "--symbol", "_start"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out and all("<_start" in l for l in out)
+    # ... else ambiguous when several tasks define it.
+    assert cli.main(["trace", "show", str(path), "--symbol", "rt_ok"]) == 2
+    err = capsys.readouterr().err
+    assert "give TASK:rt_ok" in err and err.count("\n") == 1
+    assert cli.main(["trace", "show", str(path), "--symbol", "nosuch:_start"]) == 2
 
 
 def test_detailed_register_writes(fault_guest):
