@@ -23,8 +23,8 @@ Fault kinds (all into the task's own state, as a bug in it would do):
 
 Outcome (one per fault): ``crash`` (the kernel's panic path -- a trap
 from S-mode -- or an error stop of the machine), ``hang`` (a
-probe got no prompt back within :data:`PROBE_TIME` of virtual time, never
-the host clock), ``recovered`` (every probe answered
+``get`` typed :data:`GET_TRIES` times got no prompt back, each time within
+:data:`PROBE_TIME` of virtual time -- never the host clock), ``recovered`` (every probe answered
 correctly; ``restarted`` says whether the supervisor restarted a task on
 the way), ``not_recovered`` (answers came back but were wrong, the
 supervisor gave up, or the system powered off or reset at a task's
@@ -56,19 +56,22 @@ from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb
 #: The servers faults go into (manifest names of userland/system.toml).
 TARGETS = ("console", "storage", "shell")
 KINDS = ("reg", "mem", "insn", "wild")
-#: Virtual time (mtime ticks, 10 MHz: 1 s) a probe may take before the
-#: system counts as hung: the answer to one command must come within it.
-#: Virtual, never host time; it covers the supervisor's restart back-off
-#: (10..640 ms) with room to spare.
-PROBE_TIME = 10_000_000
-#: Virtual time the boot to the first prompt may take.
-BOOT_TIME = 50 * PROBE_TIME
+#: Virtual time (mtime ticks, 10 MHz: 500 ms) the system has to answer one
+#: typed line; virtual, never host time.  It covers the watchdog's
+#: detection of a hung server (two 50 ms heartbeats) and the supervisor's
+#: first restart back-offs (10, 20, 40 ms) with room to spare.
+PROBE_TIME = 5_000_000
+#: Virtual time the boot to the first prompt may take (5 s).
+BOOT_TIME = 50_000_000
 #: Virtual time the system runs after its first prompt, before the
 #: snapshot (100 ms).
 SETTLE_TIME = 1_000_000
 #: Records stored before each fault.
 RECORDS = 3
-#: Tries of one ``get`` (a restarted shell eats the line being typed).
+#: Times a ``get`` is typed before its record counts as not returned (a
+#: restarted shell eats the line being typed) or, when none of them got a
+#: prompt back, the system as hung (a console that dies with typed bytes
+#: in its buffer loses them: a user types the line again).
 GET_TRIES = 3
 PROMPT = b"septum> "
 #: Share of memory faults aimed at what the task uses next (the code after
@@ -373,18 +376,21 @@ class SwifiRig:
         return res
 
     def _get_all(self, acked: dict[str, str], res: FaultResult) -> tuple[int, bool]:
-        """``get`` every acknowledged record (up to :data:`GET_TRIES` times
-        each); (records not returned, whether a probe hung)."""
+        """``get`` every acknowledged record, each typed up to
+        :data:`GET_TRIES` times until it answers right; (records not
+        returned, whether the system hung: no prompt for any of the tries
+        of one record, :data:`GET_TRIES` x :data:`PROBE_TIME` of silence)."""
         missing = 0
         for key, value in acked.items():
+            got: str | None = None
             for _ in range(GET_TRIES):
                 got = self.command(f"get {key}")
-                if got is None:
-                    res.notes.append(f"no prompt after get {key}")
-                    return missing, True
                 if got == value + "\n":
                     break
             else:
+                if got is None:
+                    res.notes.append(f"no prompt after get {key} (typed {GET_TRIES} times)")
+                    return missing, True
                 missing += 1
                 res.notes.append(f"get {key}: {got!r}")
         return missing, False
