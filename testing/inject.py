@@ -36,8 +36,9 @@ change also drops the translated code of what it changed
 
 Interrupt faults wrap the PLIC input wire (:class:`IrqLine`) of the
 device that drives the source; a delayed raise is delivered by a timed
-pseudo-device placed in the machine's event list (``Machine._timed``: the
-board has no public timer API yet), so it arrives at an exact virtual time.
+pseudo-device in the machine's event list (``Machine.add_timed``), so it
+arrives at an exact virtual time.  Disk faults go through the disk's
+``request_hook``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from septum.hypervisor import memmap, sv39
 from septum.hypervisor.devices.base import IrqLine
@@ -53,6 +54,9 @@ from septum.hypervisor.machine import Machine
 from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb, Trapframe
 from septum.toolchain.errors import SeptumError
 from septum.toolchain.riscv import ABI_NAMES, CSR, Priv
+
+if TYPE_CHECKING:
+    from septum.hypervisor.devices.virtio_blk import VirtioBlk
 
 #: A user address no task maps: a task whose pc is set here faults on fetch.
 KILL_PC = 0
@@ -193,7 +197,9 @@ class Injector:
         self._lines: dict[int, FaultyLine] = {}
         self._timer: _DelayTimer | None = None
         self._disk_fail = 0
-        self._disk_wrapped = False
+        self._disk: VirtioBlk | None = None  # the disk whose request_hook is ours
+        #: Disk writes failed so far by :meth:`fail_disk_write`.
+        self.disk_failures = 0
         self.log: list[Injection] = []
 
     # ----- finding things ------------------------------------------------------------
@@ -251,7 +257,7 @@ class Injector:
         Returns the instructions stepped; InjectError if the kernel does not
         get there within :data:`SETTLE_STEPS`."""
         steps = 0
-        while self.m.priv != Priv.U and not self.m._is_wfi():
+        while self.m.priv != Priv.U and not self.m.in_wfi:
             if steps >= SETTLE_STEPS:
                 raise InjectError(f"the kernel did not return to U-mode within {steps} "
                                   f"instructions (pc {self.m.pc:#x})")
@@ -422,7 +428,7 @@ class Injector:
         self._lines[source] = wrapped
         if self._timer is None:
             self._timer = _DelayTimer()
-            self.m._timed.append(self._timer)  # type: ignore[arg-type]
+            self.m.add_timed(self._timer)
         self._timer.lines.append(wrapped)
         return wrapped
 
@@ -445,37 +451,27 @@ class Injector:
 
     def fail_disk_write(self, count: int = 1) -> Injection:
         """The next ``count`` virtio-blk write (``VIRTIO_BLK_T_OUT``) requests
-        fail with ``VIRTIO_BLK_S_IOERR`` and write nothing."""
-        from septum.hypervisor.devices import virtio_blk as vb
-        from septum.hypervisor.devices.virtio_blk import VirtioBlk
-
+        fail with ``VIRTIO_BLK_S_IOERR`` and write nothing (the disk's
+        ``request_hook``)."""
         if count < 1:
             raise InjectError(f"count {count}: must be at least 1")
-        disks = [d for d in self.m.virtio if isinstance(d, VirtioBlk)]
-        if not disks:
+        disk = self.m.disk
+        if disk is None:
             raise InjectError("the machine has no virtio-blk disk")
-        disk = disks[0]
-        if not self._disk_wrapped:
-            serve: Callable[..., tuple[int, int]] = disk._serve
-
-            def failing_serve(chain: object, data_segs: list[tuple[int, int]],
-                              data_len: int) -> tuple[int, int]:
-                if self._disk_fail > 0:
-                    head = vb.gather(disk.dma, chain.readable)  # type: ignore[attr-defined]
-                    if len(head) >= vb.REQUEST_HEADER.size and \
-                            vb.REQUEST_HEADER.unpack_from(head)[0] == vb.VIRTIO_BLK_T_OUT:
-                        self._disk_fail -= 1
-                        self.disk_failures += 1
-                        return vb.VIRTIO_BLK_S_IOERR, 0
-                return serve(chain, data_segs, data_len)
-
-            disk._serve = failing_serve  # type: ignore[method-assign]
+        if self._disk is not disk:
+            disk.request_hook = self._disk_request
             self._disk = disk
-            self._disk_serve = serve
-            self._disk_wrapped = True
-            self.disk_failures = 0
         self._disk_fail += count
         return self._record(Injection("fail-disk-write", disk.name, detail={"count": count}))
+
+    def _disk_request(self, kind: int, sector: int, nbytes: int) -> int | None:
+        from septum.hypervisor.devices import virtio_blk as vb
+
+        if self._disk_fail > 0 and kind == vb.VIRTIO_BLK_T_OUT:
+            self._disk_fail -= 1
+            self.disk_failures += 1
+            return vb.VIRTIO_BLK_S_IOERR
+        return None
 
     def remove(self) -> None:
         """Take every device fault out (wires and disk back as they were)."""
@@ -485,9 +481,9 @@ class Injector:
             line.inner.set(line.level)
         self._lines.clear()
         if self._timer is not None:
-            self.m._timed.remove(self._timer)  # type: ignore[arg-type]
+            self.m.remove_timed(self._timer)
             self._timer = None
-        if self._disk_wrapped:
-            del self._disk._serve
-            self._disk_wrapped = False
+        if self._disk is not None:
+            self._disk.request_hook = None
+            self._disk = None
             self._disk_fail = 0
