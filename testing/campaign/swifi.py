@@ -50,7 +50,6 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from septum.hypervisor.machine import DISK_SLOT
 from septum.kernel.abi import Desc, Layout, Region, RegionPerm, Tcb
 
 #: The servers faults go into (manifest names of userland/system.toml).
@@ -168,7 +167,8 @@ class SwifiRig:
         self.m = Machine(ram_size=RAM_SIZE, disk=self.disk)
         # Disk writes go to the device's in-memory overlay, which snapshots
         # include: restoring the snapshot rolls the disk back too.
-        self.m.virtio[DISK_SLOT].snapshot = True  # type: ignore[attr-defined]
+        assert self.m.disk is not None
+        self.m.disk.snapshot = True
         self.out = bytearray()
         self.m.console_sink = self.out.extend
         self.m.boot(bios=str(elf))
@@ -401,10 +401,11 @@ class SwifiRig:
         the disk's overlay kept); the output offset after the first prompt,
         or None when the system gets nowhere near one within
         :data:`BOOT_TIME`."""
-        disk = self.m.virtio[DISK_SLOT]
-        overlay = dict(disk.overlay)  # type: ignore[attr-defined]
+        disk = self.m.disk
+        assert disk is not None
+        overlay = dict(disk.overlay)
         self.m.restore(self.power_on)
-        disk.overlay = overlay  # type: ignore[attr-defined]
+        disk.overlay = overlay
         return self._until_prompt(len(self.out), BOOT_TIME)
 
     def _lost_after_reboot(self, acked: dict[str, str], res: FaultResult) -> int:

@@ -95,7 +95,7 @@ def test_records_gone_from_the_disk_are_lost(rig, monkeypatch):
     def wipe_disk(rng, target, kind):
         # The disk back to blank, and storage made to fault (pc 0x10 is
         # unmapped) so its restart reads the blank disk.
-        rig.m.virtio[swifi.DISK_SLOT].overlay.clear()
+        rig.m.disk.overlay.clear()
         storage = rig.names.index("storage")
         rig.m.write_phys(rig.tcb(storage) + swifi.TF_PC, (0x10).to_bytes(8, "little"))
         return "disk wiped"
