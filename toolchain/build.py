@@ -482,6 +482,43 @@ def _map_task(pt: PageTables, t: Task, info: dict) -> TaskLayout:
 
 
 def _manifest_include(m: Manifest, slot: int) -> str:
+    """``manifest.inc``: what every task may know of the system.
+
+    Task indices and slots, device addresses, interrupt bits; the
+    supervisor's watchdog contract (``septum.userland.supervision``: who is
+    watched, the ping, crash and pong bits, the period); and the macro
+    ``TASK_TABLE``, which the supervisor expands to get ``names`` (one
+    ``.dword`` per task: its NUL-terminated name) and ``priorities`` (one
+    ``.byte`` per task), in manifest order.  Raises :class:`ImageError`
+    for a name longer than ``TASK_NAME_MAX`` or an interrupt of a watched
+    task on a bit the watchdog uses.
+    """
+    from septum.kernel.abi import NOTIFY_FAULT_BIT
+    from septum.toolchain.manifest import DEVICES
+    from septum.userland import supervision as sv
+
+    sup = m.supervisor
+    watched = [m.task(n) for n in sup.notifies]
+    # A pong is bit <index> on the supervisor: the fault bit and the
+    # supervisor's own bit (its timer) are no one's pong.
+    pongs = [t for t in watched if sup.name in t.notifies
+             and t.index not in (NOTIFY_FAULT_BIT, sup.index)]
+    # `crash TASK` posts the crash bit only to a task whose receive loop
+    # can answer it: one that links the watchdog's library file.
+    crashable = [t for t in watched if any(src.name == sv.LIB_FILE for src in t.sources)]
+    for t in m.tasks:
+        if len(t.name) > sv.TASK_NAME_MAX:
+            raise ImageError(f"{m.path}: tasks.{t.name}: names are at most "
+                             f"{sv.TASK_NAME_MAX} characters (the supervisor reports them)")
+    for t in watched:
+        for bit in t.interrupts.values():
+            if bit in sv.RESERVED_BITS:
+                raise ImageError(f"{m.path}: tasks.{t.name}.interrupts: bit {bit} is the "
+                                 f"supervisor's (watchdog bits {sorted(sv.RESERVED_BITS)})")
+    for bit in sup.interrupts.values():
+        if bit == sup.index or any(bit == t.index for t in pongs):
+            raise ImageError(f"{m.path}: tasks.{sup.name}.interrupts: bit {bit} is a "
+                             "watchdog pong (bit i = task i)")
     lines = ["# Generated from the manifest by septum.toolchain.build: do not edit."]
     for t in m.tasks:
         up = t.name.upper()
@@ -491,9 +528,32 @@ def _manifest_include(m: Manifest, slot: int) -> str:
             dev = next(d for d in t.devices if d.irq == irq)
             lines.append(f".equ {up}_IRQ_{dev.name.upper()}, {bit}")
     lines.append(f".equ TASKS_TOTAL, {len(m.tasks)}")
-    from septum.toolchain.manifest import DEVICES
+    lines.append(f".equ TASK_SLOT, {slot:#x}              # bytes per task from TASKS_BASE")
     for d in DEVICES.values():
         lines.append(f".equ DEV_{d.name.upper()}, {d.base:#x}")
+    lines += [
+        "# The supervisor's watchdog (septum.userland.supervision).",
+        f".equ SUPERVISOR_TASK, {sup.index}",
+        f".equ TASK_NAME_MAX, {sv.TASK_NAME_MAX}",
+        f".equ WATCHED_TASKS, {sum(1 << t.index for t in watched):#x}   # bit i: task i",
+        f".equ PONG_TASKS, {sum(1 << t.index for t in pongs):#x}      # bit i: task i pongs",
+        f".equ CRASH_TASKS, {sum(1 << t.index for t in crashable):#x}     # bit i: links {sv.LIB_FILE}",
+        f".equ WATCH_PING_BIT, {sv.PING_BIT}",
+        f".equ WATCH_CRASH_BIT, {sv.CRASH_BIT}",
+        f".equ WATCH_HEARTBEAT, {sv.HEARTBEAT}",
+        f".equ WATCH_MISSES, {sv.MISSES}",
+        "# TASK_TABLE: the supervisor's names and priorities, in manifest order.",
+        ".macro TASK_TABLE",
+        "    .pushsection .rodata",
+        "    .balign 8",
+        "names:",
+        *(f"    .dword task_name_{t.index}" for t in m.tasks),
+        "priorities:",
+        *(f"    .byte {t.priority}" for t in m.tasks),
+        *(f'task_name_{t.index}: .asciz "{t.name}"' for t in m.tasks),
+        "    .popsection",
+        ".endm",
+    ]
     return "\n".join(lines) + "\n"
 
 

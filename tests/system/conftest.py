@@ -86,15 +86,37 @@ def boot(boot_cache, tmp_path, monkeypatch, capsysbinary):
     return run
 
 
+#: Columns of a `ps` row (userland/README.md), for indexing ps_rows().
+PS_COLUMNS = ("index", "name", "priority", "state", "restarts", "denials", "sent", "recv", "id")
+
+
 def ps_rows(text: str) -> dict[str, list[str]]:
-    """The rows of a `ps` listing by task name: [index, name, priority,
-    state, restarts, denials, id]."""
+    """The rows of a `ps` listing by task name, one string per
+    :data:`PS_COLUMNS` entry."""
     rows = {}
     for line in text.splitlines():
         cols = line.split()
-        if len(cols) == 7 and cols[0].isdigit():
+        if len(cols) == len(PS_COLUMNS) and cols[0].isdigit():
             rows[cols[1]] = cols
     return rows
+
+
+def links_watch(task: str, manifest: Path | None = None) -> bool:
+    """Whether ``task`` links lib/watch.S: then `crash` is a real fault
+    made by its receive loop, else a restart."""
+    from septum.hypervisor.boot_cli import DEFAULT_MANIFEST
+    from septum.toolchain.manifest import load_manifest
+    from septum.userland.supervision import LIB_FILE
+
+    m = load_manifest(manifest or DEFAULT_MANIFEST)
+    return any(src.name == LIB_FILE for src in m.task(task).sources)
+
+
+def crash_reply(task: str) -> str:
+    """The shell's answer to `crash TASK` (a task other than the shell)."""
+    if links_watch(task):
+        return f"crash: {task} told to fault; the supervisor restarts it\n"
+    return f"crash: {task} restarted by the supervisor\n"
 
 
 KERNEL_STOP = re.compile(r"kernel: task (0x[0-9a-f]+) stopped: cause=(0x[0-9a-f]+) "

@@ -23,7 +23,7 @@ def _recipe() -> tuple[str, str]:
     return re.sub(r"(?m)^ {3}", "", asm), re.sub(r"(?m)^ {3}", "", toml)
 
 
-def test_the_readme_recipe_adds_a_task(boot, tmp_path):
+def test_the_readme_recipe_adds_a_task(system_for, tmp_path):
     asm, toml = _recipe()
     copy = tmp_path / "userland"
     shutil.copytree(USERLAND, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
@@ -32,18 +32,15 @@ def test_the_readme_recipe_adds_a_task(boot, tmp_path):
     manifest = copy / boot_cli.DEFAULT_MANIFEST.name
     manifest.write_text(manifest.read_text() + "\n" + toml)
     prio = int(re.search(r"priority = (\d+)", toml).group(1))
-    # Step 3: the supervisor's table.
-    inc = copy / "supervisor" / "tasks.inc"
-    text = inc.read_text()
-    text = re.sub(r"(?m)^(    \.dword n_supervisor.*)$", r"\1, n_hello", text)
-    text = re.sub(r"(?m)^(    \.byte .*)$", rf"\1, {prio}", text)
-    text = text.replace("    .text\n", 'n_hello:      .asciz "hello"\n    .text\n')
-    inc.write_text(text)
-    r = boot(["ps", "poweroff"], "--manifest", str(manifest))
-    assert r.rc == 0, r.err
-    assert "Septum microkernel: 0x6 tasks\n" in r.out
-    assert "hello from my task\n" in r.out
-    # (its greeting may land between a prompt and the echo of "ps")
-    row = ps_rows(r.out)["hello"]
+    # No step 3: the supervisor's names come from the manifest.
+    s = system_for(manifest)
+    con = s.console
+    assert b"Septum microkernel: 0x6 tasks\n" in con.output
+    # A priority-3 task runs once everyone more urgent waits: the shell at
+    # its prompt.
+    con.expect("hello from my task", timeout=100)
+    con.sendline("ps")
+    con.expect(r"hello.*\r?\n")
+    row = ps_rows(con.output.decode().replace("\r", ""))["hello"]
     # It waits for notifications only (RECVMODE_NOTIFICATIONS_ONLY).
     assert row[:3] == ["5", "hello", str(prio)] and row[3] == "notify-wait"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -38,7 +39,8 @@ def test_script_from_stdin(boot_cache, monkeypatch, capsysbinary):
 
 def test_script_without_poweroff_ends_at_the_prompt(boot):
     r = boot(["put a 1"])
-    assert r.rc == 0 and r.out.endswith("septum> put a 1\nok\nseptum> ")
+    assert r.rc == 0 and r.out.endswith("\nseptum> ")
+    assert r.after("put a 1").endswith("ok\n")
 
 
 def test_budget_exhausted(boot):
@@ -102,8 +104,12 @@ def test_no_fastpath_system_behaves_the_same(boot):
     fast, slow = boot(script), boot(script, "--no-fastpath")
     assert fast.rc == slow.rc == 0
     # Same transcript apart from virtual time spent (the slow path costs
-    # more instructions, so nothing printed depends on it here).
-    assert fast.out == slow.out
+    # more instructions): only ps's IPC counts may differ, by the
+    # watchdog's pings, which go to tasks found runnable at a heartbeat.
+    def masked(out: str) -> str:
+        return re.sub(r"(?m)^( \d+ +\S+ +\d+ +\S+ +\d+ +\d+ +)\d+ +\d+", r"\1-", out)
+    assert masked(fast.out) == masked(slow.out)
+    assert masked(fast.out) != fast.out  # (the pattern matched the ps rows)
 
 
 def test_piped_stdin_is_a_script(boot_cache):

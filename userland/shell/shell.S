@@ -23,6 +23,8 @@
     .text
     .globl _start
 _start:
+    la      t0, self_id         # our own id: `crash shell` faults here
+    sw      a0, 0(t0)
     la      a0, banner
     call    cons_puts
 
@@ -144,7 +146,8 @@ cmd_uptime:
     ret
 
 # sup_status(a0 = index) -> a0 status, a3 state | mode << 8 | prio << 16 |
-# id << 32, a4 restarts, a5 denials; `name` holds the NUL-terminated name.
+# id << 32, a4 restarts | denials << 32, a5 received << 32 | sent; `name`
+# holds the NUL-terminated name.
 sup_status:
     addi    sp, sp, -16
     sd      ra, 0(sp)
@@ -152,7 +155,7 @@ sup_status:
     la      a0, sup_id
     la      a1, name
     li      a2, SUP_STATUS
-    li      a6, SUP_NAME_MAX - 1
+    li      a6, TASK_NAME_MAX
     call    ipc_call
     bnez    a0, 1f
     bnez    a2, 2f              # the supervisor refused: no such task
@@ -212,13 +215,27 @@ cmd_ps:
 2:  call    out_str
     li      a0, 34
     call    out_pad
-    ld      a0, 16(sp)
+    ld      a0, 16(sp)          # restarts: bits 31:0
+    slli    a0, a0, 32
+    srli    a0, a0, 32
     call    out_dec
     li      a0, 44
     call    out_pad
-    ld      a0, 24(sp)
+    ld      a0, 16(sp)          # denials: bits 63:32
+    srli    a0, a0, 32
     call    out_dec
     li      a0, 53
+    call    out_pad
+    ld      a0, 24(sp)          # messages sent: bits 31:0
+    slli    a0, a0, 32
+    srli    a0, a0, 32
+    call    out_dec
+    li      a0, 63
+    call    out_pad
+    ld      a0, 24(sp)          # messages received: bits 63:32
+    srli    a0, a0, 32
+    call    out_dec
+    li      a0, 73
     call    out_pad
     mv      a0, s10
     call    out_hex
@@ -263,18 +280,28 @@ cmd_crash:
     bltz    a0, 7f
     beqz    a0, 6f              # index 0: the supervisor itself
     mv      s9, a0
-    mv      a3, a0
+    la      t0, self_id         # ourselves: the crash is ours to make (we
+    lhu     t0, 0(t0)           # never receive, so the crash bit would wait)
+    bne     t0, s9, 5f
+    la      a0, m_crash_self
+    call    out_str
+    call    out_nl
+    ld      t0, 0(zero)         # a load from address 0: load page fault
+5:  mv      a3, s9
     la      a0, sup_id
     li      a1, 0
-    li      a2, SUP_RESTART
+    li      a2, SUP_CRASH
     li      a6, 0
     call    ipc_call
+    mv      s10, a3             # SUP_CRASH_POSTED or SUP_CRASH_RESTARTED
     la      a0, m_crash
     call    out_str
     la      a0, name
     call    out_str
     la      a0, m_crashed
-    call    out_str
+    beqz    s10, 4f
+    la      a0, m_restarted
+4:  call    out_str
     call    out_nl
     j       9f
 6:  la      a0, m_crash_sup
@@ -501,24 +528,26 @@ banner:      .asciz "Septum shell. Type 'help' for the commands.\n"
 prompt_text: .asciz "septum> "
 help_text:
     .ascii "help            this list\n"
-    .ascii "ps              tasks: priority, state, restarts, denials, id\n"
+    .ascii "ps              tasks: priority, state, restarts, denials, IPC, id\n"
     .ascii "put KEY VALUE   store VALUE (the rest of the line) under KEY\n"
     .ascii "get KEY         print the value stored under KEY\n"
     .ascii "del KEY         delete KEY\n"
     .ascii "ls              list the keys\n"
-    .ascii "crash TASK      stop TASK; the supervisor restarts it\n"
+    .ascii "crash TASK      make TASK fault; the supervisor restarts it\n"
     .ascii "attack KIND     kernel memory device peer buffers flood spin\n"
     .ascii "uptime          virtual time since boot\n"
     .ascii "reboot          reset the machine\n"
     .asciz "poweroff        power the machine off\n"
 ps_header:
-    .asciz " ID NAME        PRI  STATE        RESTARTS  DENIALS  ID\n"
+    .asciz " ID NAME        PRI  STATE        RESTARTS  DENIALS  SENT      RECV      ID\n"
 m_unknown:   .asciz "unknown command: "
 m_tryhelp:   .asciz " (try 'help')"
 m_up:        .asciz "up "
 m_seconds:   .asciz " s (virtual time)"
 m_crash:     .asciz "crash: "
-m_crashed:   .asciz " stopped; the supervisor restarted it"
+m_crashed:   .asciz " told to fault; the supervisor restarts it"
+m_restarted: .asciz " restarted by the supervisor"
+m_crash_self: .asciz "crash: shell: faulting now (a load from address 0)"
 m_crash_sup: .asciz "crash: the supervisor cannot restart itself"
 m_notask:    .asciz "crash: no task named "
 m_keys:      .asciz " keys)"
@@ -530,9 +559,10 @@ m_kinds:     .asciz "attack KIND: kernel memory device peer buffers flood spin\n
     .balign 4
 sup_id:    .word TASK_SUPERVISOR    # peer ids; ipc_call keeps them current
 attack_id: .word TASK_ATTACK
+self_id:   .word 0                  # our id, from _start
 
     .bss
 line:  .zero LINE_MAX
-name:  .zero SUP_NAME_MAX
+name:  .zero TASK_NAME_MAX + 1
 value: .zero VALUE_MAX
 keys:  .zero LIST_MAX

@@ -1,5 +1,6 @@
 # supervisor.S — the supervisor: fault log, restarts with back-off, give-up,
-# status for `ps`, reboot and power-off.
+# a watchdog for hung tasks, status for `ps`, crash requests, reboot and
+# power-off.
 #
 # The kernel posts notification bit 31 (NOTIFY_FAULT_BIT) whenever a task
 # stops.  The supervisor then reads every task's TASK_STATUS, logs
@@ -10,19 +11,39 @@
 # stopped, and the log says so.  It logs through the kernel (LOG), never
 # through the console server: the console may be the task that is down.
 #
+# Watchdog (septum.userland.supervision; MINIX 3's reincarnation server):
+# every WATCH_HEARTBEAT ticks each watched task (WATCHED_TASKS: those our
+# manifest entry may notify) is looked at.  Blocked in an IPC wait (CALL,
+# RECV): healthy.  Runnable: it is pinged (WATCH_PING_BIT; lib/watch.S
+# answers at its next RECV with a pong, bit <its index> on us), and it is
+# healthy if it ponged since the last heartbeat or its kernel IPC counters
+# (TASK_STATUS a7) moved.  Runnable and neither, WATCH_MISSES heartbeats
+# in a row: hung.  Of the hung tasks found at one heartbeat only the most
+# urgent are failed (the others may merely be starved by them):
+#   supervisor: <task> faulted: cause=hung (missed <n> heartbeats)
+# then the same back-off and give-up as a fault.  The kernel has no call
+# that stops a task without starting it again, so a hung task is stopped
+# by the TASK_RESTART at the end of its back-off; one given up on is left
+# as it is.
+#
 # Requests (msg.inc SUP_*): STATUS of a task (state, mode, priority,
-# restarts, denials, id, name), RESTART a task on request, REBOOT,
-# POWEROFF.
+# restarts, denials, IPC counts, id, name), CRASH a task (a real fault: the
+# crash bit, answered by lib/watch.S with a load from address 0; a task
+# that is not watched, not running, or ignores the bit for a heartbeat is
+# restarted instead), RESTART a task on request, REBOOT, POWEROFF.
     .include "abi.inc"
     .include "manifest.inc"
     .include "msg.inc"
 
-.equ TIMER_BIT, 1 << 0          # our own deadline notification
+.equ TIMER_BIT, 1 << SUPERVISOR_TASK  # our deadline: our own index's bit,
+                                # which no task pongs with
 .equ BACKOFF_BASE, 100000       # 10 ms (timebase 10 MHz)
 .equ BACKOFF_MAX_SHIFT, 6       # at most 640 ms
 .equ WINDOW, 20000000           # 2 s of virtual time
 .equ GIVEUP_FAILS, 5            # failures within WINDOW that end the retries
 .equ FINISHER_RESET, 0x7777     # sifive,test0: reset the machine
+.equ PRIO_NONE, 8               # less urgent than any priority (0..7)
+.equ CRASH_PENDING, 1 << 32     # TR_CRASH: a request is out (ids are 32 bits)
 
 # Per-task record (TR_*), TR_SIZE bytes each, in `records`.
 .equ TR_MODE, 0                 # SUP_MODE_*
@@ -30,15 +51,20 @@
 .equ TR_FAILS, 16               # failures in the current window
 .equ TR_WINDOW, 24              # start of the current window (ticks)
 .equ TR_DEADLINE, 32            # when a scheduled restart is due
-.equ TR_SIZE, 40
+.equ TR_MISSES, 40              # heartbeats in a row runnable without progress
+.equ TR_IPC, 48                 # its IPC counters at the last heartbeat
+.equ TR_CRASH, 56               # CRASH_PENDING | the id asked to crash, or 0
+.equ TR_CRASH_AT, 64            # when it was asked
+.equ TR_SIZE, 72
 
     .text
     .globl _start
 _start:
-    mv      s11, a0             # our own id (index 0 of the manifest)
+    mv      s11, a0             # our own id (never restarted: also our index)
     la      a0, hello
     call    out_str
     call    out_nl
+    j       wake                # the first heartbeat, the timer armed
 
 serve:
     li      a0, RECVMODE_OPEN
@@ -51,11 +77,28 @@ serve:
     and     t0, s1, t0
     beqz    t0, 1f
     call    scan_faults
-1:  andi    t0, s1, TIMER_BIT
-    beqz    t0, 2f
+1:  la      t0, pongs           # pongs since the last heartbeat
+    ld      t1, 0(t0)
+    li      t2, PONG_TASKS
+    and     t2, t2, s1
+    or      t1, t1, t2
+    sd      t1, 0(t0)
+    li      t0, TIMER_BIT
+    and     t0, s1, t0
+    beqz    t0, wake
     la      t0, armed           # the deadline fired and was cleared
     sd      zero, 0(t0)
-2:  call    restart_due         # also re-arms the timer
+wake:
+    call    now
+    mv      s7, a0
+    la      t0, next_beat
+    ld      t1, 0(t0)
+    bltu    s7, t1, 1f
+    li      t2, WATCH_HEARTBEAT
+    add     t2, s7, t2
+    sd      t2, 0(t0)
+    call    heartbeat           # s7 = now
+1:  call    restart_due         # also re-arms the timer
     j       serve
 
 message:
@@ -64,6 +107,8 @@ message:
     beq     a2, t0, op_status
     li      t0, SUP_RESTART
     beq     a2, t0, op_restart
+    li      t0, SUP_CRASH
+    beq     a2, t0, op_crash
     li      t0, SUP_REBOOT
     beq     a2, t0, op_reboot
     li      t0, SUP_POWEROFF
@@ -78,7 +123,8 @@ reply_plain:
     j       serve
 
 # STATUS a3 = index -> a2 SUP_OK, a3 state | mode << 8 | priority << 16 |
-# id << 32, a4 restarts, a5 denials; bulk: the name.
+# id << 32, a4 restarts | denials << 32, a5 IPC counts (TASK_STATUS a7:
+# received << 32 | sent); bulk: the name.
 op_status:
     li      t0, TASKS_TOTAL
     bgeu    a3, t0, bad_request
@@ -88,6 +134,7 @@ op_status:
     mv      s3, a1              # state
     mv      s4, a2              # id
     mv      s5, a6              # denials
+    mv      s8, a7              # IPC counts
     mv      a0, s2
     call    record
     mv      s6, a0
@@ -108,7 +155,11 @@ op_status:
     slli    t1, s4, 32          # the id in bits 63:32
     or      a3, a3, t1
     ld      a4, TR_RESTARTS(s6)
-    mv      a5, s5
+    slli    a4, a4, 32          # restarts in bits 31:0, denials in 63:32
+    srli    a4, a4, 32
+    slli    t0, s5, 32
+    or      a4, a4, t0
+    mv      a5, s8
     li      a2, SUP_OK
     mv      a0, s1
     call    sys_reply
@@ -119,20 +170,78 @@ op_restart:
     li      t0, TASKS_TOTAL
     bgeu    a3, t0, bad_request
     beq     a3, s11, bad_request        # not ourselves (index 0 = our id)
-    mv      s2, a3
+    call    request_restart
+    li      a2, SUP_OK
+    j       reply_plain
+
+# request_restart(a0 = index) — log the request, stop the task if alive
+# and start it afresh, with a new window.
+request_restart:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    sd      a0, 8(sp)
     la      a0, m_request
+    call    out_str
+    ld      a0, 8(sp)
+    call    task_name
+    call    out_str
+    call    out_nl
+    ld      a0, 8(sp)
+    call    record
+    sd      zero, TR_FAILS(a0)  # a new chance, also for a task given up on
+    ld      a0, 8(sp)
+    call    restart_now
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# CRASH a3 = index: a real fault.  A running task of CRASH_TASKS (watched,
+# links lib/watch.S) gets the crash bit (reply a3 = SUP_CRASH_POSTED); any
+# other is restarted as RESTART does (a3 = SUP_CRASH_RESTARTED).
+op_crash:
+    li      t0, TASKS_TOTAL
+    bgeu    a3, t0, bad_request
+    beq     a3, s11, bad_request        # not ourselves
+    mv      s2, a3
+    li      t0, CRASH_TASKS     # watched, and links lib/watch.S
+    srl     t0, t0, s2
+    andi    t0, t0, 1
+    beqz    t0, 1f
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 1f              # restarting or given up: start it now
+    mv      a0, s2
+    call    sys_task_status
+    li      t0, TS_FAULTED
+    bgeu    a1, t0, 1f
+    mv      s4, a2              # its id
+    la      a0, m_crashreq      # supervisor: crash requested: <task>
     call    out_str
     mv      a0, s2
     call    task_name
     call    out_str
     call    out_nl
-    mv      a0, s2
-    call    record
-    sd      zero, TR_FAILS(a0)  # a new chance, also for a task given up on
-    mv      a0, s2
-    call    restart_now
-    li      a2, SUP_OK
-    j       reply_plain
+    mv      a0, s4
+    li      a1, 1 << WATCH_CRASH_BIT
+    call    sys_notify
+    li      t0, CRASH_PENDING
+    or      t0, t0, s4
+    sd      t0, TR_CRASH(s6)
+    call    now
+    sd      a0, TR_CRASH_AT(s6)
+    li      a3, SUP_CRASH_POSTED
+    j       2f
+1:  mv      a0, s2
+    call    request_restart
+    li      a3, SUP_CRASH_RESTARTED
+2:  li      a2, SUP_OK
+    mv      a0, s1
+    li      a1, 0
+    li      a6, 0
+    call    sys_reply
+    j       serve
 
 op_reboot:
     la      a0, m_reboot
@@ -197,6 +306,20 @@ scan_faults:
     mv      a0, s4
     call    out_hex
 3:  call    out_nl
+    call    fail_task
+8:  addi    s2, s2, 1
+    j       1b
+9:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# fail_task(s2 = index, s6 = its record) — count a failure in the window;
+# schedule the restart after the back-off, or give up.  Clobbers s7, s8.
+fail_task:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    sd      zero, TR_MISSES(s6)
+    sd      zero, TR_CRASH(s6)
     # The window: failures counted since TR_WINDOW, reset when it is over.
     call    now
     mv      s7, a0
@@ -256,8 +379,120 @@ scan_faults:
     la      a0, m_giveup
     call    out_str
     call    out_nl
-8:  addi    s2, s2, 1
+8:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# heartbeat(s7 = now) — the watchdog's round (see the top of this file).
+# Clobbers s2..s9.
+heartbeat:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    li      s9, PRIO_NONE       # most urgent priority of a hung task found
+    li      s2, 0
+1:  li      t0, TASKS_TOTAL
+    bgeu    s2, t0, 7f
+    li      t0, WATCHED_TASKS
+    srl     t0, t0, s2
+    andi    t0, t0, 1
+    beqz    t0, 6f
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 5f              # not up: the restart path has it
+    mv      a0, s2
+    call    sys_task_status
+    bnez    a0, 6f
+    li      t0, TS_FAULTED
+    bgeu    a1, t0, 5f          # stopped: the fault path has it
+    mv      s3, a1              # state
+    mv      s4, a2              # id
+    mv      s5, a7              # IPC counts
+    ld      t0, TR_CRASH(s6)    # a crash request still not carried out
+    beqz    t0, 2f              # a heartbeat later: restart it ourselves
+    li      t1, CRASH_PENDING
+    xor     t0, t0, t1
+    bne     t0, s4, 3f          # it stopped since: done
+    ld      t0, TR_CRASH_AT(s6)
+    sub     t0, s7, t0
+    li      t1, WATCH_HEARTBEAT
+    bltu    t0, t1, 2f
+    la      a0, m_sup           # supervisor: <task> ignored the crash request
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_ignored
+    call    out_str
+    call    out_nl
+    mv      a0, s2
+    call    restart_now
+    j       5f
+3:  sd      zero, TR_CRASH(s6)
+2:  ld      t1, TR_IPC(s6)
+    sd      s5, TR_IPC(s6)
+    bnez    s3, 4f              # blocked in an IPC wait: healthy
+    mv      a0, s4              # runnable: ping (answered at its next RECV)
+    li      a1, 1 << WATCH_PING_BIT
+    mv      s8, t1
+    call    sys_notify
+    la      t0, pongs
+    ld      t0, 0(t0)
+    srl     t0, t0, s2
+    andi    t0, t0, 1
+    bnez    t0, 4f              # it ponged since the last heartbeat
+    bne     s8, s5, 4f          # its IPC counts moved
+    ld      t0, TR_MISSES(s6)
+    addi    t0, t0, 1
+    sd      t0, TR_MISSES(s6)
+    li      t1, WATCH_MISSES
+    bltu    t0, t1, 6f
+    la      t1, priorities      # hung: keep the most urgent priority
+    add     t1, t1, s2
+    lbu     t1, 0(t1)
+    bgeu    t1, s9, 6f
+    mv      s9, t1
+    j       6f
+4:  sd      zero, TR_MISSES(s6)
+    j       6f
+5:  sd      zero, TR_MISSES(s6)
+    sd      zero, TR_CRASH(s6)
+6:  addi    s2, s2, 1
     j       1b
+7:  la      t0, pongs
+    sd      zero, 0(t0)
+    li      t0, PRIO_NONE
+    beq     s9, t0, 9f
+    li      s2, 0               # the hung tasks of priority s9 fail; the
+8:  li      t0, TASKS_TOTAL     # less urgent ones may only have been
+    bgeu    s2, t0, 9f          # starved by them: they start counting again
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MISSES(s6)
+    li      t1, WATCH_MISSES
+    bltu    t0, t1, 10f
+    la      t1, priorities
+    add     t1, t1, s2
+    lbu     t1, 0(t1)
+    sd      zero, TR_MISSES(s6)
+    bne     t1, s9, 10f
+    la      a0, m_sup           # supervisor: <task> faulted: cause=hung (missed n heartbeats)
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_hung
+    call    out_str
+    li      a0, WATCH_MISSES
+    call    out_dec
+    la      a0, m_hung2
+    call    out_str
+    call    out_nl
+    call    fail_task
+10: addi    s2, s2, 1
+    j       8b
 9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -297,7 +532,14 @@ restart_due:
 2:  mv      s8, t0
 4:  addi    s2, s2, 1
     j       1b
-5:  la      t0, armed
+5:  li      t0, WATCHED_TASKS   # and the next heartbeat, if anyone is watched
+    beqz    t0, 7f
+    la      t0, next_beat
+    ld      t0, 0(t0)
+    beqz    s8, 8f
+    bgeu    t0, s8, 7f
+8:  mv      s8, t0
+7:  la      t0, armed
     sd      s8, 0(t0)
     mv      a0, s8
     li      a1, TIMER_BIT
@@ -319,6 +561,8 @@ restart_now:
     addi    t0, t0, 1
     sd      t0, TR_RESTARTS(a0)
     sd      zero, TR_MODE(a0)
+    sd      zero, TR_MISSES(a0)
+    sd      zero, TR_CRASH(a0)
     ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -358,7 +602,7 @@ task_name:
 out_sink:
     tail    sys_log
 
-    .include "tasks.inc"
+    TASK_TABLE                  # names, priorities (manifest.inc)
 
     .section .rodata
 hello:        .asciz "supervisor: up"
@@ -375,10 +619,16 @@ m_failed:     .asciz " failed "
 m_within:     .asciz " times within "
 m_giveup:     .asciz " ms: giving up"
 m_request:    .asciz "supervisor: restart requested: "
+m_crashreq:   .asciz "supervisor: crash requested: "
+m_ignored:    .asciz " ignored the crash request: restarting it"
+m_hung:       .asciz " faulted: cause=hung (missed "
+m_hung2:      .asciz " heartbeats)"
 m_reboot:     .asciz "supervisor: rebooting"
 m_poweroff:   .asciz "supervisor: powering off"
 
     .bss
     .balign 8
 armed:   .zero 8                # our TIMER deadline (0 = none)
+next_beat: .zero 8              # when the next heartbeat is due
+pongs:   .zero 8                # pong bits received since the last heartbeat
 records: .zero TR_SIZE * TASKS_TOTAL

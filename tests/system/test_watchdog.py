@@ -1,0 +1,93 @@
+"""The supervisor's watchdog (userland/supervision.py, supervisor.S,
+lib/watch.S) on the default system, through septum.testing's `system`,
+`console` and `inject` fixtures: a server that loops without faulting is
+found and restarted, its clients get the dead code and carry on."""
+
+from __future__ import annotations
+
+import re
+
+from septum.toolchain.assembler import asm
+from septum.userland import supervision
+
+HUNG = r"supervisor: {} faulted: cause=hung \(missed {} heartbeats\)"
+BACKOFF = 100_000  # the first restart's back-off: 10 ms (supervisor.S BACKOFF_BASE)
+
+
+def _ps(console) -> dict[str, list[str]]:
+    console.sendline("ps")
+    console.expect(r" 4  attack[^\n]*\n")
+    text = console.output.decode(errors="replace").replace("\r", "")
+    rows = {}
+    for line in text.rsplit("ID NAME", 1)[1].splitlines()[1:]:
+        cols = line.split()
+        if len(cols) == 9 and cols[0].isdigit():
+            rows[cols[1]] = cols
+    return rows
+
+
+def test_a_looping_server_is_found_and_restarted(system, console, inject):
+    m = system.machine
+    # A corrupted word in the console's data: its receive ring claims 2**40
+    # typed bytes, so the next delivery loops over them -- no IPC, no RECV,
+    # no fault: a hang only a watchdog sees.
+    m.write_phys(inject.task_phys("console", m.symbols["rx_head"]), (1 << 40).to_bytes(8, "little"))
+    start = m.clock()
+    console.sendline("help")  # its interrupt wakes the console into the loop
+    console.expect(HUNG.format("console", supervision.MISSES), timeout=1000)
+    found = m.clock()
+    # Runnable at MISSES heartbeats in a row after the one that first saw
+    # it so: found within MISSES + 1 periods of the hang.
+    assert supervision.MISSES * supervision.HEARTBEAT <= found - start \
+        <= (supervision.MISSES + 1) * supervision.HEARTBEAT
+    console.expect("supervisor: restarting console in 10 ms")
+    console.expect("supervisor: restarted console")
+    assert m.clock() - found <= BACKOFF + supervision.HEARTBEAT
+    # The shell's READLINE on the hung console got the dead code; its
+    # client library took the new generation and asked the new console.
+    console.sendline("uptime")
+    console.expect(r"up \d+\.\d{3} s \(virtual time\)")
+    rows = _ps(console)
+    assert rows["console"][4] == "1" and int(rows["console"][8], 16) >> 16 == 1
+    assert all(rows[t][4] == "0" for t in ("supervisor", "storage", "shell", "attack"))
+
+
+def test_a_busy_server_answers_the_pings(system, console):
+    # Floods keep the console runnable across heartbeats; it answers each
+    # ping at its next RECV, so it is never taken for hung.
+    m = system.machine
+    start = m.clock()
+    floods = 0
+    while m.clock() - start < (supervision.MISSES + 2) * supervision.HEARTBEAT and floods < 200:
+        console.sendline("attack flood")
+        console.expect("1000 answered")
+        floods += 1
+    assert m.clock() - start >= (supervision.MISSES + 2) * supervision.HEARTBEAT
+    assert "hung" not in console.output.decode(errors="replace")
+    rows = _ps(console)
+    assert all(rows[t][4] == "0" for t in rows)
+
+
+def test_spin_attack_is_stopped_by_the_watchdog(system, console):
+    console.sendline("attack spin")
+    console.expect("septum> ")
+    console.expect(HUNG.format("attack", supervision.MISSES), timeout=1000)
+    console.expect("supervisor: restarted attack")
+    console.sendline("attack peer")
+    console.expect(r"-> DENIED")
+
+
+def test_crash_is_a_real_fault_at_the_watch_library(system, console, inject):
+    console.sendline("crash console")
+    stop = console.expect(r"kernel: task 0x1 stopped: cause=(0x[0-9a-f]+) tval=(0x[0-9a-f]+) "
+                          r"pc=(0x[0-9a-f]+)")
+    cause, tval, pc = (int(g, 16) for g in stop.groups())
+    # Load page fault (privileged spec: cause 13, tval = the address, 0).
+    assert (cause, tval) == (13, 0)
+    # The faulting instruction is lib/watch.S's load from address 0.
+    word = system.machine.read_phys(inject.task_phys("console", pc), 4)
+    assert word == asm("ld t0, 0(zero)", pc)
+    console.expect(re.escape(f"supervisor: console faulted: cause=0xd pc={pc:#x} tval=0x0"))
+    console.expect("supervisor: restarted console")
+    console.sendline("uptime")
+    console.expect(r"up \d+\.\d{3} s")

@@ -1,0 +1,35 @@
+"""The supervisor's contract with the tasks it watches: one source for the
+numbers the builder writes into ``manifest.inc`` (see
+``septum.toolchain.build``) and the tests read.
+
+Watchdog (in the style of MINIX 3's reincarnation server): every
+:data:`HEARTBEAT` ticks of virtual time the supervisor looks at each task
+it watches -- the tasks its manifest entry may ``notify``.  A task blocked
+in an IPC wait (a CALL, a RECV) is healthy; so is one that answered the
+last ping (a NOTIFY of bit ``1 << its index`` to the supervisor, sent by
+``userland/lib/watch.S`` when the task's receive loop sees
+:data:`PING_BIT`) or whose kernel IPC counters moved.  A task found
+runnable with none of these at :data:`MISSES` heartbeats in a row is hung:
+the supervisor stops it and restarts it exactly as if it had faulted.
+
+:data:`CRASH_BIT` is the shell's ``crash TASK``: the receive loop answers
+it with a load from address 0, a real fault.
+"""
+
+from __future__ import annotations
+
+#: Notification bit (on the watched task) of the supervisor's ping.
+PING_BIT = 30
+#: Notification bit (on the watched task) asking it to fault (``crash``).
+CRASH_BIT = 29
+#: Bits of a watched task that its interrupts may not use.
+RESERVED_BITS = (PING_BIT, CRASH_BIT)
+#: Heartbeat period in timebase ticks (10 MHz): 50 ms of virtual time.
+HEARTBEAT = 500_000
+#: Heartbeats in a row a runnable task may miss before it counts as hung.
+MISSES = 2
+#: The library file (userland/lib/) that answers the ping and crash bits:
+#: ``crash TASK`` posts the crash bit only to tasks that link it.
+LIB_FILE = "watch.S"
+#: Longest task name the supervisor reports (``ps``, ``crash TASK``).
+TASK_NAME_MAX = 31
