@@ -28,6 +28,7 @@ is that in microseconds.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -322,19 +323,48 @@ def perfetto(events: Sequence[dict]) -> dict:
     return {"traceEvents": out, "displayTimeUnit": "ns"}
 
 
+#: Metadata events the format defines, and the ``args`` key each carries.
+_METADATA_ARG = {"process_name": "name", "process_labels": "labels",
+                 "process_sort_index": "sort_index", "thread_name": "name",
+                 "thread_sort_index": "sort_index"}
+#: Tolerance for flow points on slice edges (``ts + dur`` is float arithmetic).
+_EPS_US = 1e-3
+
+
+def _number(value: object) -> bool:
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
+
+
 def validate_perfetto(doc: dict) -> None:
-    """Check ``doc`` against the trace-event format's requirements; raise
-    TraceError naming the first bad event."""
+    """Check ``doc`` against the Trace Event Format's rules (JSON object
+    form) for the phases Septum writes; raise TraceError naming the first
+    bad event.
+
+    Checked: the object form (a ``traceEvents`` list; ``displayTimeUnit``
+    ``ms`` or ``ns``); per event, a known phase, integer pid/tid, a string
+    name, ``cat`` a string and ``args`` an object when present, finite
+    numbers (JSON has no NaN); metadata events of a defined kind with their
+    ``args`` key; ``ts``; ``dur >= 0`` for complete events, which on one
+    thread must nest (a viewer drops a slice that half-overlaps another);
+    instant scope ``g``, ``p`` or ``t`` when given; flow events with ``cat``
+    and an integer or string ``id``, a flow being the events of one
+    (cat, name, id) -- what viewers join -- that open with one ``s``, go on
+    with ``t`` steps and close with at most one ``f``, never back in time;
+    ``s`` and ``t`` bind to the slice enclosing them on their thread, ``f``
+    to the enclosing slice with ``"bp": "e"``, else to the next slice that
+    starts on its thread.
+    """
     if not isinstance(doc, dict) or not isinstance(doc.get("traceEvents"), list):
-        raise TraceError("perfetto: no traceEvents list")
-    flows: dict[int, list[str]] = {}
-    # Flow points bind to the slice enclosing them on their own thread.
+        raise TraceError("perfetto: not a JSON object with a traceEvents list")
+    if "displayTimeUnit" in doc and doc["displayTimeUnit"] not in ("ms", "ns"):
+        raise TraceError(f"perfetto: displayTimeUnit {doc['displayTimeUnit']!r} "
+                         "(the format allows 'ms' or 'ns')")
+    events = doc["traceEvents"]
     slices: dict[tuple[int, int], list[tuple[float, float]]] = {}
-    for ev in doc["traceEvents"]:
-        if ev.get("ph") == "X":
-            slices.setdefault((ev.get("pid"), ev.get("tid")), []).append(
-                (ev.get("ts", 0), ev.get("ts", 0) + ev.get("dur", 0)))
-    for i, ev in enumerate(doc["traceEvents"]):
+    for i, ev in enumerate(events):
+        if not isinstance(ev, dict):
+            raise TraceError(f"perfetto: event {i}: not a JSON object")
         ph = ev.get("ph")
         if ph not in ("M", "X", "i", "s", "t", "f"):
             raise TraceError(f"perfetto: event {i}: unknown phase {ph!r}")
@@ -342,27 +372,60 @@ def validate_perfetto(doc: dict) -> None:
             raise TraceError(f"perfetto: event {i}: pid/tid must be integers")
         if not isinstance(ev.get("name"), str):
             raise TraceError(f"perfetto: event {i}: name must be a string")
+        if "cat" in ev and not isinstance(ev["cat"], str):
+            raise TraceError(f"perfetto: event {i}: cat must be a string")
+        if "args" in ev and not isinstance(ev["args"], dict):
+            raise TraceError(f"perfetto: event {i}: args must be an object")
         if ph == "M":
-            if ev["name"] not in ("process_name", "thread_name") or "name" not in ev.get("args", {}):
-                raise TraceError(f"perfetto: event {i}: bad metadata event")
+            key = _METADATA_ARG.get(ev["name"])
+            if key is None or key not in ev.get("args", {}):
+                raise TraceError(f"perfetto: event {i}: bad metadata event {ev['name']!r}")
             continue
-        if not isinstance(ev.get("ts"), (int, float)) or ev["ts"] < 0:
-            raise TraceError(f"perfetto: event {i}: ts must be a non-negative number")
-        if ph == "X" and not (isinstance(ev.get("dur"), (int, float)) and ev["dur"] >= 0):
-            raise TraceError(f"perfetto: event {i}: complete event needs dur >= 0")
-        if ph == "i" and ev.get("s") not in ("t", "p", "g"):
+        if not _number(ev.get("ts")) or ev["ts"] < 0:
+            raise TraceError(f"perfetto: event {i}: ts must be a finite number >= 0")
+        if ph == "X":
+            if not _number(ev.get("dur")) or ev["dur"] < 0:
+                raise TraceError(f"perfetto: event {i}: complete event needs dur >= 0")
+            slices.setdefault((ev["pid"], ev["tid"]), []).append(
+                (ev["ts"], ev["ts"] + ev["dur"]))
+        if ph == "i" and ev.get("s", "t") not in ("t", "p", "g"):
             raise TraceError(f"perfetto: event {i}: instant scope must be t, p or g")
-        if ph in ("s", "t", "f"):
-            if "id" not in ev or "cat" not in ev:
-                raise TraceError(f"perfetto: event {i}: flow event needs id and cat")
-            seq = flows.setdefault(ev["id"], [])
-            if (ph == "s") == bool(seq):
-                raise TraceError(f"perfetto: event {i}: flow {ev['id']} must start with one 's'")
-            if seq and seq[-1] == "f":
-                raise TraceError(f"perfetto: event {i}: flow {ev['id']} continues after 'f'")
-            seq.append(ph)
-            # (ts + dur is float arithmetic: allow a nanosecond.)
-            if not any(lo - 1e-3 <= ev["ts"] <= hi + 1e-3
-                       for lo, hi in slices.get((ev["pid"], ev["tid"]), ())):
-                raise TraceError(f"perfetto: event {i}: flow point at {ev['ts']} is inside "
-                                 "no slice of its thread")
+    for (pid, tid), spans in slices.items():
+        spans.sort(key=lambda se: (se[0], -se[1]))
+        open_ends: list[float] = []
+        for lo, hi in spans:
+            # (Touching slices may overlap by a float rounding of ts + dur.)
+            while open_ends and open_ends[-1] <= lo + _EPS_US:
+                open_ends.pop()
+            if open_ends and hi > open_ends[-1] + _EPS_US:
+                raise TraceError(f"perfetto: pid {pid} tid {tid}: slice [{lo}, {hi}] "
+                                 "half-overlaps another (slices of a thread must nest)")
+            open_ends.append(hi)
+    flows: dict[tuple[str, str, object], list[tuple[str, float]]] = {}
+    for i, ev in enumerate(events):
+        ph = ev["ph"]
+        if ph not in ("s", "t", "f"):
+            continue
+        if not isinstance(ev.get("cat"), str):
+            raise TraceError(f"perfetto: event {i}: flow event needs a cat")
+        fid = ev.get("id")
+        if not isinstance(fid, (int, str)) or isinstance(fid, bool):
+            raise TraceError(f"perfetto: event {i}: flow event needs an integer or string id")
+        seq = flows.setdefault((ev["cat"], ev["name"], fid), [])
+        if (ph == "s") == bool(seq):
+            raise TraceError(f"perfetto: event {i}: flow {fid} must start with one 's'")
+        if seq and seq[-1][0] == "f":
+            raise TraceError(f"perfetto: event {i}: flow {fid} continues after 'f'")
+        if seq and ev["ts"] < seq[-1][1]:
+            raise TraceError(f"perfetto: event {i}: flow {fid} goes back in time")
+        seq.append((ph, ev["ts"]))
+        spans = slices.get((ev["pid"], ev["tid"]), ())
+        if ph == "f" and "bp" in ev and ev["bp"] != "e":
+            raise TraceError(f"perfetto: event {i}: binding point {ev['bp']!r} (only 'e')")
+        if ph == "f" and ev.get("bp") != "e":
+            if not any(lo >= ev["ts"] - _EPS_US for lo, _ in spans):
+                raise TraceError(f"perfetto: event {i}: flow end at {ev['ts']} has no "
+                                 "next slice on its thread")
+        elif not any(lo - _EPS_US <= ev["ts"] <= hi + _EPS_US for lo, hi in spans):
+            raise TraceError(f"perfetto: event {i}: flow point at {ev['ts']} is inside "
+                             "no slice of its thread")

@@ -111,6 +111,55 @@ def test_validate_rejects_bad_documents():
             {"ph": "s", "pid": 1, "tid": 1, "name": "m", "ts": 5, "id": 1, "cat": "c"}]})
 
 
+def _ev(ph: str, ts: float = 0, tid: int = 1, **kw) -> dict:
+    return {"ph": ph, "pid": 1, "tid": tid, "name": kw.pop("name", "m"), "ts": ts, **kw}
+
+
+#: A flow from thread 1's slice [0, 10] to thread 2's slice [20, 30].
+GOOD_FLOW = [_ev("X", 0, dur=10), _ev("X", 20, tid=2, dur=10),
+             _ev("s", 5, id=1, cat="ipc"), _ev("f", 20, tid=2, id=1, cat="ipc")]
+
+
+@pytest.mark.parametrize("doc, message", [
+    ({"traceEvents": GOOD_FLOW, "displayTimeUnit": "us"}, "displayTimeUnit"),
+    ({"traceEvents": [_ev("X", float("nan"), dur=1)]}, "finite"),
+    ({"traceEvents": [_ev("X", 0, dur=1, args=[1])]}, "args must be an object"),
+    ({"traceEvents": [_ev("X", 0, dur=1, cat=3)]}, "cat must be a string"),
+    ({"traceEvents": [{"ph": "M", "pid": 1, "tid": 1, "name": "thread_sort_index",
+                       "args": {"name": "x"}}]}, "bad metadata"),
+    ({"traceEvents": [_ev("i", 0, s="x")]}, "instant scope"),
+    # Half-overlapping slices on one thread.
+    ({"traceEvents": [_ev("X", 0, dur=10), _ev("X", 5, dur=10)]}, "nest"),
+    # A flow's points must share cat and name to be one flow.
+    ({"traceEvents": GOOD_FLOW[:3] + [_ev("f", 20, tid=2, id=1, cat="other")]},
+     "must start with one 's'"),
+    ({"traceEvents": GOOD_FLOW[:2] + [_ev("s", 5, id=True, cat="ipc")]}, "id"),
+    # Back in time: the end before the start.
+    ({"traceEvents": GOOD_FLOW[:2] + [_ev("s", 25, tid=2, id=1, cat="ipc"),
+                                      _ev("f", 5, id=1, cat="ipc", bp="e")]}, "back in time"),
+    ({"traceEvents": GOOD_FLOW[:3] + [_ev("f", 20, tid=2, id=1, cat="ipc", bp="x")]},
+     "binding point"),
+    # 'f' without bp "e" binds to the next slice: there is none after 25.
+    ({"traceEvents": GOOD_FLOW[:3] + [_ev("f", 25, tid=2, id=1, cat="ipc")]},
+     "no next slice"),
+])
+def test_validate_follows_the_trace_event_format(doc, message):
+    with pytest.raises(TraceError, match=message):
+        validate_perfetto(doc)
+
+
+def test_validate_accepts_what_the_format_allows():
+    validate_perfetto({"traceEvents": GOOD_FLOW, "displayTimeUnit": "ms"})
+    # Nested slices, an instant without a scope (thread scope by default),
+    # the same id in another category (another flow), a string id, and an
+    # 'f' bound to its enclosing slice.
+    validate_perfetto({"traceEvents": [
+        _ev("X", 0, dur=10), _ev("X", 2, dur=3), _ev("i", 1),
+        _ev("X", 20, tid=2, dur=10), *GOOD_FLOW[2:],
+        _ev("s", 1, id=1, cat="other"), _ev("f", 29, tid=2, id=1, cat="other", bp="e"),
+        _ev("s", 3, id="0x2", cat="ipc"), _ev("t", 21, tid=2, id="0x2", cat="ipc")]})
+
+
 def test_cli_ipc_and_perfetto(pingpong, tmp_path, capsys):
     path = tmp_path / "ipc.jsonl"
     write_jsonl(pingpong[1], path)
