@@ -62,6 +62,14 @@ Known differences from GNU ``as``
 * Label differences (and ``.``) in one section with no relaxable branch or
   alignment between them are constants at once (``.space 64 - (. - start)``,
   ``li a0, end - start``); GNU rejects most of these.
+* ``li`` of a value known only once the image is laid out -- a difference
+  with a later label (``li a0, end - start``), labels of other sections --
+  is accepted (GNU as 2.40 and llvm-mc reject it): it assembles exactly as
+  ``li`` of the final value, its size found with the branch sizes at link
+  time (:class:`_LiVar`).  The labels must cancel out (a value that moves
+  with the image is an error naming the operand; use ``la`` for addresses).
+  Should the value shrink to a shorter sequence during that fixpoint (sizes
+  only grow), the room left is filled with nops.
 * More lenient: a plain symbol or a forward ``.equ`` is accepted where GNU
   demands a constant or ``%lo()`` etc. in an immediate (the value is
   range-checked at link time and never compressed); ``lw a0, CONST`` (a
@@ -205,6 +213,35 @@ class _Relax:
         self.origin = origin
         self.idx = idx
         self.size = 2 if rvc else 4
+
+
+class _LiVar:
+    """``li rd, expr`` whose value is known only once the image is laid out
+    (``end - start`` with ``end`` a later label, or labels of other
+    sections): GNU's ``load_const`` sequence for the final value, its size
+    found by the link-time fixpoint (see :meth:`_Linker._place`)."""
+
+    __slots__ = ("size", "rd", "tree", "rvc", "exts", "origin", "text", "cache")
+
+    def __init__(self, rd, tree, rvc, exts, origin, text):
+        self.rd = rd
+        self.tree = tree
+        self.rvc = rvc
+        self.exts = exts
+        self.origin = origin
+        self.text = text
+        self.cache: dict[int, bytes] = {}
+        self.size = len(self.encode(0))
+
+    def encode(self, value: int) -> bytes:
+        """The bytes of ``li rd, value`` as this ``li`` would assemble them."""
+        hit = self.cache.get(value)
+        if hit is None:
+            a = _Assembler(self.exts, (), {})
+            src = ("" if self.rvc else ".option norvc\n") + f"li x{self.rd}, {value}"
+            a.run_file("<li>", src)
+            hit = self.cache[value] = _Linker(a, 0, {".text": 0}).link().to_binary()
+        return hit
 
 
 class _Align:
@@ -567,6 +604,8 @@ class _Assembler:
         self.macro_counter = 0
         self.internal = 0
         self.rvc_seen = False  # an .option rvc anywhere (ELF EF_RISCV_RVC)
+        #: ``li`` items sized at link time: (piece, item).
+        self.livars: list[tuple[_Piece, _LiVar]] = []
 
     # -- errors ------------------------------------------------------------
     def err(self, message: str, origin=None):
@@ -1036,6 +1075,7 @@ class _Assembler:
             return
         v["imm"] = c
         v["imm_t"] = tree
+        v["imm_src"] = tok
         if c is not None and _has_reloc(tree):
             v["imm_rel"] = True
 
@@ -1206,6 +1246,27 @@ class _Assembler:
         p.closed = True
         p.relax.append(item)
 
+    def _li_var(self, v) -> None:
+        """``li`` of a value known only at link time (see :class:`_LiVar`)."""
+        tree = self._defer_tree(v["imm_t"])
+        text = repr(v.get("imm_src", "").strip())
+        if _has_reloc(tree):
+            raise self.err(f"'li' needs a constant, not a relocation: {text}")
+        if _has_dot(tree):
+            tree = _replace_dot(tree, ("s", self._here_label()))
+        p = self.piece
+        if p.nobits:
+            raise self.err(f"instructions in NOBITS section {p.name}")
+        self._line_entry()
+        item = _LiVar(v["rd"], tree, self.rvc, self.exts, self.origin, text)
+        self._gnu_more(item.size)
+        # Its size is variable: no distance across it is known now.
+        p.vseg += 1
+        p.voff = 0
+        p.items.append(item)
+        p.closed = True
+        self.livars.append((p, item))
+
     def _explicit_cbranch(self, alt, v, mnem) -> None:
         f3 = alt.info[0]
         if alt.kind == "cb" and not 8 <= v["rs1"] <= 15:
@@ -1229,6 +1290,9 @@ class _Assembler:
 
     def _macro_insn(self, alt, v, mnem) -> None:
         if "I" in alt.pattern and v["imm"] is None:
+            if mnem == "li":
+                self._li_var(v)
+                return
             raise self.err(f"'{mnem}' needs a constant known at this point "
                            f"(use la/lla for addresses)")
         if mnem in ("la", "lla"):
@@ -2160,8 +2224,20 @@ class _Linker:
         # Safety net: should the frag model ever disagree with the real
         # layout, grow any branch that cannot reach (sizes only grow).
         relax = [(p, r) for o in outs for p in o.pieces for r in p.relax]
+        livars = self.a.livars
+        for p, it in livars:
+            self._li_check(p, it)
         for _ in range(100):
             grown = False
+            if livars:
+                # An li's sequence follows its value, which follows the
+                # layout; sizes only grow, so this terminates.
+                self._forget_deferred()
+                for p, it in livars:
+                    n = len(it.encode(self._li_value(p, it)))
+                    if n > it.size:
+                        it.size = n
+                        grown = True
             for p, r in relax:
                 s = p.unit.symbols.get(r.tsym) if r.tsym is not None else None
                 if s is None or s.kind != "label" or s.piece is not p:
@@ -2173,6 +2249,8 @@ class _Linker:
             if not grown:
                 break
             self._layout_once(outs)
+        if livars:
+            self._forget_deferred()
         # overlap check among allocated sections
         placed = sorted((o for o in outs if "a" in o.flags and o.size), key=lambda o: o.address)
         for x, y in zip(placed, placed[1:]):
@@ -2180,6 +2258,71 @@ class _Linker:
                 raise AsmError("<layout>", 0, f"section {x.name} [{x.address:#x}..{x.address + x.size:#x}) "
                                               f"overlaps section {y.name} at {y.address:#x}")
 
+
+    # -- li of a link-time value -----------------------------------------------------
+    def _forget_deferred(self) -> None:
+        """Drop cached values of .equ/.set symbols defined by expressions:
+        evaluated before the layout is final, they may be stale."""
+        for unit in self.a.units:
+            for syms in unit.versions.values():
+                for s in syms:
+                    if s.tree is not None:
+                        s.value = None
+
+    def _is_label(self, unit: _Unit, name: str) -> bool:
+        if "\x03" in name:
+            return False
+        s = unit.symbols.get(name)
+        if s is None:
+            g = self.globals.get(name)
+            s = g[1] if g is not None else None
+        return s is not None and s.kind == "label"
+
+    def _li_check(self, p: _Piece, it: _LiVar) -> None:
+        """An li's value must not move with the image: its labels must
+        cancel out (``end - start``), as a constant's would."""
+        def weight(t) -> int:
+            tag = t[0]
+            if tag == "n":
+                return 0
+            if tag == "s":
+                return 1 if self._is_label(p.unit, t[1]) else 0
+            if tag == "u":
+                w = weight(t[2])
+                if t[1] == "-":
+                    return -w
+                if w:
+                    raise ValueError
+                return 0
+            if tag == "b":
+                wa, wb = weight(t[2]), weight(t[3])
+                if t[1] == "+":
+                    return wa + wb
+                if t[1] == "-":
+                    return wa - wb
+                if wa or wb:
+                    raise ValueError
+                return 0
+            raise ValueError
+
+        try:
+            ok = weight(it.tree) == 0
+        except ValueError:
+            ok = False
+        if not ok:
+            o = it.origin
+            raise AsmError(o[0], o[1], f"'li' needs a constant: {it.text} depends on where "
+                           "the image is placed (a difference of two addresses is a constant; "
+                           "use la/lla for an address)")
+
+    def _li_value(self, p: _Piece, it: _LiVar) -> int:
+        return self._eval(p, it.tree, 0, self.resolver(p.unit), it.origin)
+
+    def _li_bytes(self, p: _Piece, it: _LiVar, sym) -> bytes:
+        data = it.encode(self._eval(p, it.tree, 0, sym, it.origin))
+        # Sizes only grow during the fixpoint: a value that came back down
+        # to a shorter sequence keeps its room, filled with nops.
+        return data + _nop_fill(it.size - len(data))
 
     # -- evaluation ---------------------------------------------------------------------
     def resolver(self, unit: _Unit) -> Callable[[str], int]:
@@ -2271,6 +2414,8 @@ class _Linker:
                             data += self._pad(it)
                     elif t is _Fix:
                         data += self._fix(p, it, addr, sym)
+                    elif t is _LiVar:
+                        data += self._li_bytes(p, it, sym)
                     else:
                         data += self._encode_relax(it, addr, sym)
                 for idx, off, f, ln in p.lines:
