@@ -577,3 +577,41 @@ def test_code_write_from_m_is_seen_by_a_user_alias() -> None:
         m.cpu.priv = U
         status = m.csr_read(CSR.MSTATUS)
         m.csr_write(CSR.MSTATUS, status & ~Mstatus.MPP)
+
+
+# The same page-start cases on real QEMU (tests/hypervisor/peer.py): an M
+# handler prints the cause as a letter ('A' + mcause) and powers off when
+# mepc is the instruction and mtval is 0 or its bits (the spec allows
+# either; Septum writes the bits), else exits with code 3.
+PEER_HANDLER = r"""
+.align 2
+mhandler:
+    csrr s1, mcause
+    addi a0, s1, 'A'
+    PUTC a0
+    li a0, '\n'
+    PUTC a0
+    csrr s2, mepc
+    li t0, {va:#x}
+    bne s2, t0, 1f
+    csrr s3, mtval
+    beqz s3, 2f
+    li t0, {bits:#x}
+    bne s3, t0, 1f
+2:  POWEROFF
+1:  EXIT 3
+"""
+
+
+@pytest.mark.parametrize("code,bits", PAGE_START_ILLEGAL[:3])
+def test_illegal_instruction_at_page_start_same_as_qemu(code: str, bits: int) -> None:
+    from septum.tests.hypervisor import peer
+
+    setup = PAGED_SETUP.format(prev=0) + "la t0, mhandler\ncsrw mtvec, t0\n"
+    extra = PAGED_EXTRA.format(code=code) + PEER_HANDLER.format(va=UCODE_VA, bits=bits)
+    enter = f"0\n    li t0, {UCODE_VA:#x}\n    li t1, 0"
+    elf = trap_program("nop\n", U, 0, 0, setup, extra, entry_offset=enter)  # type: ignore[arg-type]
+    theirs = peer.run_qemu(elf)
+    ours = peer.run_septum(elf)
+    assert theirs.stdout == ours.stdout == b"C\n"  # cause 2: illegal instruction
+    assert theirs.returncode == ours.returncode == 0
