@@ -9,7 +9,9 @@ with ``Machine.write_phys`` just before it runs, so the victim faults, is
 restarted, and must then execute the restored instruction (which also
 proves that the translated block holding the corrupted instruction is gone
 once the kernel's copy, a store through its window onto DRAM, overwrote
-it).  rsuper fails the run if the victim faults a second time.
+it).  rsuper fails the run if the victim faults a second time.  A second
+test changes only the pristine copy after the victim's code has run: the
+next restart must make the new instruction run.
 """
 
 from __future__ import annotations
@@ -50,10 +52,45 @@ def test_restart_restores_corrupted_code(tmp_path, fastpath):
         assert stop.kind == "poweroff" and stop.exit_code == 0, (stop, out)
         # One fault at the corrupted instruction (illegal instruction, cause 2)...
         assert f"stopped: cause=0x2 tval=0x0 pc={probe:#x}" in out, out
-        # ... one restart, then the restored instruction ran and computed 42.
+        # ... one restart, then the restored instruction ran and computed 42
+        # (and again in the second round, after a restart of the live task).
         assert "rsuper: restarts=0x0000000000000001" in out, out
-        assert out.count("ok victim.probe") == 1 and "FAIL" not in out, out
+        assert out.count("ok victim.probe") == 2 and "FAIL" not in out, out
         assert m.read_phys(probe, 4) == good
+    finally:
+        m.close()
+
+
+def test_restart_copy_replaces_translated_code(tmp_path):
+    """The victim's code runs (and is translated) in round 1; then only
+    the pristine copy changes (``addi s1, s1, 1`` becomes ``addi s1, s1,
+    2``).  The restart before round 2 copies it over the live code with the
+    kernel's own stores: round 2 must run the new instruction (42 + 1), not
+    a translation of the old one.  (A host write that drops no translation
+    would leave the old one running: the kernel's stores are what drop it.)"""
+    res = build(TASKS / "restart.toml", tmp_path / "r.elf")
+    syms = symbols(res.elf)
+    probe, desc = syms["victim_probe"], syms["task_descs"] + 1 * Desc.SIZE
+    m = _boot(res.elf)
+    try:
+        stop = m.run(max_insns=BUDGET, breakpoints=[syms["victim_done"]])
+        assert stop.kind == "breakpoint", stop
+        word = lambda a: int.from_bytes(m.read_phys(a, 8), "little")  # noqa: E731
+        pristine = word(desc + Desc.DATA_SRC) + probe - word(desc + Desc.DATA_DST)
+        good = m.read_phys(probe, 4)
+        assert m.read_phys(pristine, 4) == good
+        size = 4 if good[0] & 3 == 3 else 2
+        insn = int.from_bytes(good[:size], "little")
+        # addi's immediate: bits 31:20; c.addi's: bits 12 and 6:2 (RVC spec).
+        bumped = insn + (1 << 20) if size == 4 else insn + (1 << 2)
+        assert _imm(bumped, size) == _imm(insn, size) + 1 == 2
+        m.write_phys(pristine, bumped.to_bytes(size, "little"))
+        stop = m.run(max_insns=BUDGET)
+        out = m.uart_output.decode(errors="replace")
+        assert stop.kind == "poweroff", (stop, out)
+        lines = [ln for ln in out.splitlines() if "victim.probe" in ln]
+        assert lines == ["ok victim.probe", f"FAIL victim.probe {43:#018x}"], out
+        assert m.read_phys(probe, size) == bumped.to_bytes(size, "little")
     finally:
         m.close()
 
@@ -61,8 +98,15 @@ def test_restart_restores_corrupted_code(tmp_path, fastpath):
 def test_restart_system_without_faults_on_qemu(tmp_path):
     """The same system, uncorrupted, under real QEMU: no restart needed."""
     out = run_qemu(build_kernel("restart.toml", tmp_path / "r.elf").elf)
-    assert "ok victim.probe" in out and "FAIL" not in out, out
+    assert out.count("ok victim.probe") == 2 and "FAIL" not in out, out
     assert "rsuper: restarts=0x0000000000000000" in out, out
+
+
+def _imm(insn: int, size: int) -> int:
+    """The (non-negative) immediate of an addi (size 4) or c.addi (size 2)."""
+    if size == 4:
+        return insn >> 20
+    return ((insn >> 12) & 1) << 5 | (insn >> 2) & 0x1F
 
 
 def _loaded(path) -> dict[int, int]:

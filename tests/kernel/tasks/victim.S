@@ -1,7 +1,8 @@
 # victim.S — task of restart.toml: waits for "go" (notification bit 0 from
 # the supervisor), runs the instruction at victim_probe (the one
 # tests/kernel/test_restart.py corrupts), checks its result, tells the
-# supervisor it is done (bit 0), then waits forever.
+# supervisor it is done (bit 0), then waits (the supervisor restarts it
+# once for a second round).
     .include "abi.inc"
     .include "manifest.inc"
     .include "rt.inc"
@@ -15,6 +16,8 @@ _start:
 victim_probe:
     addi    s1, s1, 1
     CHECK   s1, 42, victim.probe
+    .globl victim_done
+victim_done:
     ARGS    TASK_RSUPER, 1          # generation 0: nobody restarts rsuper
     SYS     SYS_NOTIFY
 1:  ARGS    RECVMODE_NOTIFICATIONS_ONLY
