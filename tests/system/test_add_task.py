@@ -9,6 +9,8 @@ import shutil
 from pathlib import Path
 
 from septum.hypervisor import boot_cli
+from septum.hypervisor.cli import main
+from septum.userland import supervision
 
 from .conftest import ps_rows
 
@@ -44,3 +46,38 @@ def test_the_readme_recipe_adds_a_task(system_for, tmp_path):
     row = ps_rows(con.output.decode().replace("\r", ""))["hello"]
     # It waits for notifications only (RECVMODE_NOTIFICATIONS_ONLY).
     assert row[:3] == ["5", "hello", str(prio)] and row[3] == "notify-wait"
+
+
+def test_a_task_with_the_longest_name(system_for, tmp_path):
+    # The supervisor's table is generated from any manifest: a name of
+    # TASK_NAME_MAX characters is listed whole by ps and found by crash.
+    asm, toml = _recipe()
+    name = "h" * supervision.TASK_NAME_MAX
+    copy = tmp_path / "userland"
+    shutil.copytree(USERLAND, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    (copy / "hello").mkdir()
+    (copy / "hello" / "hello.S").write_text(asm)
+    manifest = copy / boot_cli.DEFAULT_MANIFEST.name
+    manifest.write_text(manifest.read_text() + "\n" + toml.replace("[tasks.hello]",
+                                                                   f"[tasks.{name}]"))
+    con = system_for(manifest).console
+    con.sendline("ps")
+    con.expect(name + r"[^\n]*\n")
+    assert ps_rows(con.output.decode().replace("\r", ""))[name][:2] == ["5", name]
+    con.sendline(f"crash {name}")
+    # Not watched (not in the supervisor's notifies): restarted.
+    con.expect(f"crash: {name} restarted by the supervisor")
+    assert f"supervisor: restart requested: {name}\n".encode() in con.output
+
+
+def test_a_name_over_the_limit_is_one_line_from_septum_build(tmp_path, capsys):
+    name = "h" * (supervision.TASK_NAME_MAX + 1)
+    copy = tmp_path / "userland"
+    shutil.copytree(USERLAND, copy, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
+    manifest = copy / boot_cli.DEFAULT_MANIFEST.name
+    manifest.write_text(manifest.read_text() + f'\n[tasks.{name}]\nsource = ["lib/sys.S"]\n'
+                        "priority = 3\n")
+    rc = main(["build", str(manifest), "-o", str(tmp_path / "x.elf")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert f"tasks.{name}: names are at most {supervision.TASK_NAME_MAX} characters" in err[0]
