@@ -10,6 +10,7 @@ from pathlib import Path
 
 from septum.hypervisor import boot_cli
 from septum.hypervisor.cli import main
+from septum.toolchain.manifest import load_manifest
 from septum.userland import supervision
 
 from .conftest import ps_rows
@@ -37,7 +38,8 @@ def test_the_readme_recipe_adds_a_task(system_for, tmp_path):
     # No step 3: the supervisor's names come from the manifest.
     s = system_for(manifest)
     con = s.console
-    assert b"Septum microkernel: 0x6 tasks\n" in con.output
+    index = len(load_manifest(boot_cli.DEFAULT_MANIFEST).tasks)  # appended: the last
+    assert f"Septum microkernel: {index + 1:#x} tasks\n".encode() in con.output
     # A priority-3 task runs once everyone more urgent waits: the shell at
     # its prompt.
     con.expect("hello from my task", timeout=100)
@@ -45,7 +47,7 @@ def test_the_readme_recipe_adds_a_task(system_for, tmp_path):
     con.expect(r"hello.*\r?\n")
     row = ps_rows(con.output.decode().replace("\r", ""))["hello"]
     # It waits for notifications only (RECVMODE_NOTIFICATIONS_ONLY).
-    assert row[:3] == ["5", "hello", str(prio)] and row[3] == "notify-wait"
+    assert row[:3] == [str(index), "hello", str(prio)] and row[3] == "notify-wait"
 
 
 def test_a_task_with_the_longest_name(system_for, tmp_path):
@@ -63,7 +65,8 @@ def test_a_task_with_the_longest_name(system_for, tmp_path):
     con = system_for(manifest).console
     con.sendline("ps")
     con.expect(name + r"[^\n]*\n")
-    assert ps_rows(con.output.decode().replace("\r", ""))[name][:2] == ["5", name]
+    index = len(load_manifest(boot_cli.DEFAULT_MANIFEST).tasks)
+    assert ps_rows(con.output.decode().replace("\r", ""))[name][:2] == [str(index), name]
     con.sendline(f"crash {name}")
     # Not watched (not in the supervisor's notifies): restarted.
     con.expect(f"crash: {name} restarted by the supervisor")
