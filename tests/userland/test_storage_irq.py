@@ -16,6 +16,7 @@ from pathlib import Path
 from septum.hypervisor import memmap
 from septum.hypervisor.machine import DISK_SLOT, Machine
 from septum.kernel.abi import Tcb, TaskState
+from septum.testing.inject import Injector
 from septum.toolchain.manifest import load_manifest
 
 from .storage_rig import (
@@ -141,3 +142,19 @@ def test_other_notification_bits_during_the_disk_wait_are_kept(tmp_path):
         assert _finish(m) == [f"put a {OK}", f"get a {OK} 1"]
     finally:
         m.close()
+
+
+def test_a_lost_disk_interrupt_costs_a_timeout_not_the_server(tmp_path):
+    elf = build_system(tmp_path, _script())
+    disk = make_disk(tmp_path / "d.img", 200)
+    m, slow = _boot(elf, disk, SLOW_TICKS)
+    try:
+        line = Injector(m, ntasks=3).line(DISK_IRQ)
+        line.drop = 3  # three completions never reach the PLIC
+        lines = _finish(m)
+        assert line.events.count("dropped") == 3
+        _interrupt_clean(m)
+    finally:
+        m.close()
+    assert lines[:6] == [f"put k{i % 3} {OK}" for i in range(6)]
+    assert replay(disk.read_bytes()) == {b"k0": b"value 3", b"k1": b"value 4"}

@@ -17,7 +17,12 @@
 #      line anew (and a completion after the first look, before the sleep,
 #      has posted the bit: the RECV returns at once).
 # A wake-up whose used ring has not advanced (a configuration-change
-# interrupt, a stale bit) sleeps again.  DEVICE_NEEDS_RESET is checked
+# interrupt, a stale bit) sleeps again.  A sleep also makes sure a TIMER
+# is set (BLK_TIMEOUT, bit BLK_TIMEOUT_BIT; one at a time, not one per
+# request: a TIMER call costs ~180 instructions): an interrupt lost
+# between device and kernel would otherwise leave the server asleep for
+# ever -- the supervisor's watchdog counts a task blocked in a RECV as
+# healthy -- so the driver looks at the used ring again when it fires.  DEVICE_NEEDS_RESET is checked
 # before every sleep: a device in that state completes nothing and may not
 # interrupt again.  The first look is what a device that completes at
 # QueueNotify (Septum's board) needs: no sleep, no interrupt (the line is
@@ -110,6 +115,11 @@
 .equ BLK_REQ_HDR, 16            # u32 type, u32 reserved, u64 sector
 .equ BLK_ERR, 0xff              # our "no answer / driver error" status
 .equ BLK_IRQ_BIT, 1 << STORAGE_IRQ_VIRTIO7  # the disk's notification bit
+.equ BLK_TIMEOUT_BIT, 1 << 1    # our TIMER's bit: a request is overdue
+.equ BLK_TIMEOUT, 100000        # ticks (10 MHz): 10 ms of virtual time
+.if BLK_IRQ_BIT == BLK_TIMEOUT_BIT
+    .error "storage: the disk interrupt's notification bit is the driver's timeout bit (1)"
+.endif
 
     .text
     .globl blk_init
@@ -277,28 +287,47 @@ blk_io:
     andi    t2, t2, VIRTIO_STATUS_DEVICE_NEEDS_RESET
     bnez    t2, 6f
     .globl blk_sleep
-blk_sleep:                              # tests break here: request in flight
-    li      a0, RECVMODE_NOTIFICATIONS_ONLY
+blk_sleep:                              # the request is in flight
+    la      t0, blk_armed               # a timeout is on its way already
+    ld      t1, 0(t0)
+    bnez    t1, 8f
+    li      t1, 1
+    sd      t1, 0(t0)
+    li      a0, 0                       # a1 = now (and no deadline)
+    li      a1, 0
+    li      a7, SYS_TIMER
+    ecall
+    li      t0, BLK_TIMEOUT             # wake up then anyway: an interrupt
+    add     a0, a1, t0                  # lost on its way costs a delay,
+    li      a1, BLK_TIMEOUT_BIT         # not a server asleep for ever
+    li      a7, SYS_TIMER
+    ecall
+8:  li      a0, RECVMODE_NOTIFICATIONS_ONLY
     li      a1, 0
     li      a6, 0
     li      a7, SYS_RECV
     ecall
     li      t0, RECV_NOTIFICATION
     bne     a0, t0, 6f                  # cannot happen: a 0-byte buffer is valid
-    li      t0, BLK_IRQ_BIT             # keep the bits that are not the disk's
+    li      t0, BLK_IRQ_BIT | BLK_TIMEOUT_BIT  # keep the bits that are not ours
     not     t1, t0
     and     t1, a1, t1
     la      t2, blk_notes
     ld      t3, 0(t2)
     or      t3, t3, t1
     sd      t3, 0(t2)
+    andi    t1, a1, BLK_TIMEOUT_BIT
+    beqz    t1, 9f
+    la      t2, blk_armed               # the timeout came: the next sleep
+    sd      zero, 0(t2)                 # sets another
+9:  li      t0, BLK_IRQ_BIT
     and     t1, a1, t0
-    beqz    t1, 4b                      # not the disk: sleep on
+    beqz    t1, 4b                      # not the disk's: look, sleep on
     call    blk_intr
     j       4b                          # the used ring only after the ACKs
-5:  # Done without sleeping (our board completes at QueueNotify): lower
-    # the line the completion raised, before the PLIC's interrupt is
-    # taken, so that no stale notification follows.
+5:  # Complete.  Lower the line the completion raised: found without
+    # sleeping (our board completes at QueueNotify), this is before the
+    # PLIC's request is taken, so no stale notification follows.
     li      t0, DEV_VIRTIO7
     lw      t1, VIRTIO_MMIO_INTERRUPT_STATUS(t0)
     sw      t1, VIRTIO_MMIO_INTERRUPT_ACK(t0)
@@ -331,18 +360,24 @@ blk_intr:
     ret
 
 # blk_note(a0 = notification bits) -> a0 = the bits that are not the
-# disk's.  The disk's bit outside blk_io (its interrupt was taken after a
+# driver's.  The disk's bit outside blk_io (its interrupt was taken after a
 # completion blk_io found without sleeping) is acknowledged here, so the
-# source is unmasked for the next request.  Clobbers t0..t6, a1..a7.
+# source is unmasked for the next request; a late timeout is dropped.
+# Clobbers t0..t6, a1..a7.
     .globl blk_note
 blk_note:
-    li      t0, BLK_IRQ_BIT
+    andi    t1, a0, BLK_TIMEOUT_BIT
+    beqz    t1, 2f
+    la      t0, blk_armed
+    sd      zero, 0(t0)
+2:  li      t0, BLK_IRQ_BIT
     and     t1, a0, t0
+    li      t0, ~(BLK_IRQ_BIT | BLK_TIMEOUT_BIT)
+    and     a0, a0, t0
     beqz    t1, 1f
     addi    sp, sp, -16
     sd      ra, 8(sp)
-    xor     t1, a0, t0
-    sd      t1, 0(sp)
+    sd      a0, 0(sp)
     call    blk_intr
     ld      a0, 0(sp)
     ld      ra, 8(sp)
@@ -369,5 +404,6 @@ blk_hdr:    .zero BLK_REQ_HDR
     .globl blk_capacity
 blk_capacity: .zero 8
 blk_notes:  .zero 8
+blk_armed:  .zero 8                     # 1: our TIMER is set, its bit not seen
 blk_next:   .zero 2
 blk_status: .zero 1
