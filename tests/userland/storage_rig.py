@@ -52,7 +52,8 @@ priority = 0
 supervisor = true
 
 [tasks.storage]
-source = ["{storage}/server.S", "{storage}/log.S", "{storage}/blk.S", "{storage}/util.S"]
+source = ["{storage}/server.S", "{storage}/log.S", "{storage}/blk.S", "{storage}/util.S",
+          "{lib}/watch.S"]
 priority = 1
 devices = ["virtio7"]
 interrupts = {{ virtio7 = 0 }}

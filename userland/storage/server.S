@@ -89,11 +89,19 @@ reply:
 
 # srv_notes(a0 = notification bits) — every notification the server
 # receives comes here, whether RECV returned it or the disk wait kept it
-# (blk.S).  The disk's bit goes to the driver (an interrupt taken after
-# blk_io had seen its completion: acknowledged, so the source is unmasked);
-# no other bit asks anything of storage yet.
+# (blk.S): the driver's bits to the driver (blk_note: a disk interrupt
+# taken after blk_io had seen its completion is acknowledged, so the
+# source is unmasked), the supervisor's to lib/watch.S (a ping is
+# answered with a pong; the crash bit faults here, between requests).
+# Nothing else asks anything of storage.
 srv_notes:
-    tail    blk_note
+    addi    sp, sp, -16
+    sd      ra, 8(sp)
+    call    blk_note
+    call    watch_bits
+    ld      ra, 8(sp)
+    addi    sp, sp, 16
+    ret
 
 # check_key: 1 <= s3 <= STORE_KEY_MAX and s3 <= s5, else BAD_REQUEST.
 .macro CHECK_KEY
