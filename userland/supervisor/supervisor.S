@@ -17,8 +17,9 @@
 # RECV): healthy.  Runnable: it is pinged (WATCH_PING_BIT; lib/watch.S
 # answers at its next RECV with a pong, bit <its index> on us), and it is
 # healthy if it ponged since the last heartbeat or its kernel IPC counters
-# (TASK_STATUS a7) moved.  Runnable and neither, WATCH_MISSES heartbeats
-# in a row: hung.  Of the hung tasks found at one heartbeat only the most
+# (TASK_STATUS a7) moved, and excused if a more urgent task is runnable too
+# (it may only be starved).  Runnable and none of these, WATCH_MISSES
+# heartbeats in a row: hung.  Of the hung tasks found at one heartbeat only the most
 # urgent are failed (the others may merely be starved by them):
 #   supervisor: <task> faulted: cause=hung (missed <n> heartbeats)
 # then the same back-off and give-up as a fault.  The kernel has no call
@@ -55,7 +56,10 @@
 .equ TR_IPC, 48                 # its IPC counters at the last heartbeat
 .equ TR_CRASH, 56               # CRASH_PENDING | the id asked to crash, or 0
 .equ TR_CRASH_AT, 64            # when it was asked
-.equ TR_SIZE, 72
+.equ TR_SEEN_STATE, 72          # at this heartbeat: its state (TS_*),
+.equ TR_SEEN_ID, 80             # its id,
+.equ TR_SEEN_IPC, 88            # its IPC counts
+.equ TR_SIZE, 96
 
     .text
     .globl _start
@@ -384,11 +388,43 @@ fail_task:
     ret
 
 # heartbeat(s7 = now) — the watchdog's round (see the top of this file).
-# Clobbers s2..s9.
+# Clobbers s2..s10.
 heartbeat:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    li      s9, PRIO_NONE       # most urgent priority of a hung task found
+    # First every task's state (kept in its record), and the most urgent
+    # priority of a runnable task: a task less urgent than that may be
+    # starved, not hung, and misses no heartbeat for it.
+    li      s10, PRIO_NONE
+    li      s2, 0
+11: li      t0, TASKS_TOTAL
+    bgeu    s2, t0, 13f
+    slli    t0, s11, 48         # our own index: we are the one running
+    srli    t0, t0, 48
+    beq     s2, t0, 12f
+    mv      a0, s2
+    call    sys_task_status
+    mv      s3, a0
+    mv      s4, a1
+    mv      s5, a2
+    mv      s8, a7
+    mv      a0, s2
+    call    record
+    li      t0, TS_EXITED + 1   # (TASK_STATUS failed: no state)
+    bnez    s3, 14f
+    mv      t0, s4
+14: sd      t0, TR_SEEN_STATE(a0)
+    sd      s5, TR_SEEN_ID(a0)
+    sd      s8, TR_SEEN_IPC(a0)
+    bnez    t0, 12f             # not runnable
+    la      t1, priorities
+    add     t1, t1, s2
+    lbu     t1, 0(t1)
+    bgeu    t1, s10, 12f
+    mv      s10, t1
+12: addi    s2, s2, 1
+    j       11b
+13: li      s9, PRIO_NONE       # most urgent priority of a hung task found
     li      s2, 0
 1:  li      t0, TASKS_TOTAL
     bgeu    s2, t0, 7f
@@ -401,14 +437,11 @@ heartbeat:
     mv      s6, a0
     ld      t0, TR_MODE(s6)
     bnez    t0, 5f              # not up: the restart path has it
-    mv      a0, s2
-    call    sys_task_status
-    bnez    a0, 6f
+    ld      s3, TR_SEEN_STATE(s6)
     li      t0, TS_FAULTED
-    bgeu    a1, t0, 5f          # stopped: the fault path has it
-    mv      s3, a1              # state
-    mv      s4, a2              # id
-    mv      s5, a7              # IPC counts
+    bgeu    s3, t0, 5f          # stopped: the fault path has it
+    ld      s4, TR_SEEN_ID(s6)
+    ld      s5, TR_SEEN_IPC(s6)
     ld      t0, TR_CRASH(s6)    # a crash request still not carried out
     beqz    t0, 2f              # a heartbeat later: restart it ourselves
     li      t1, CRASH_PENDING
@@ -443,6 +476,10 @@ heartbeat:
     andi    t0, t0, 1
     bnez    t0, 4f              # it ponged since the last heartbeat
     bne     s8, s5, 4f          # its IPC counts moved
+    la      t1, priorities      # a more urgent task is runnable: starved,
+    add     t1, t1, s2          # maybe, rather than hung
+    lbu     t1, 0(t1)
+    bgtu    t1, s10, 6f
     ld      t0, TR_MISSES(s6)
     addi    t0, t0, 1
     sd      t0, TR_MISSES(s6)
