@@ -474,12 +474,16 @@ class Tracer:
         base = 0
         pos = 0
 
+        # priv (1, 3) or satp (U-mode) -> meta: a handful of distinct
+        # values, converted once each; the arrays are then built by C loops.
+        meta_of = {p: p if p < 4 else ((p >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2
+                   for p in set(privs)}
+
         def flush(upto: int) -> None:
             lo, hi = pos // 3, upto // 3
             addrs.extend(raw[pos:upto:3])
             index.extend([base + c for c in counters[lo:hi]])
-            meta.extend([p if p < 4 else ((p >> SATP_ASID_SHIFT) & SATP_ASID_MASK) << 2
-                         for p in privs[lo:hi]])
+            meta.extend(map(meta_of.__getitem__, privs[lo:hi]))
 
         for at, a, b, c in list(self._events):
             if at > pos:
