@@ -287,8 +287,9 @@ class Tracer:
         #: Raw capture, three words per block: address, the slice's
         #: instruction counter, priv (or satp in U-mode).
         self._raw = array("Q")
-        #: (position in _raw / 3 * 3, address, index, meta) of trap and
-        #: restore records, and (position, _EV_BASE, slice base, 0).
+        #: Trap and restore records as (len(_raw) when they happened,
+        #: address, index, meta), and slice starts as (len(_raw),
+        #: _EV_BASE, the slice's first instruction index, 0).
         self._events: list[tuple[int, int, int, int]] = []
         #: address -> block bytes (the largest seen at that address).
         self.blocks: dict[int, bytes] = {}
@@ -336,7 +337,8 @@ class Tracer:
             # The slice's counter (instructions begun before this block in
             # this emu_start slice): the slice's base comes from the event
             # the run loop's accounting leaves (below).  In U-mode satp
-            # (never below 4: its MODE field is set) stands in for the
+            # (never below 4 when translating: its MODE field is set; a
+            # Bare satp is 0, read as U with ASID 0) stands in for the
             # privilege, so its ASID is kept; priv is 1 or 3 otherwise.
             ap(address)
             ap(counter_w[0])
@@ -344,7 +346,7 @@ class Tracer:
             if address not in seen:
                 new_block(address, size)
 
-        ap_ev((0, _EV_BASE, m.instret, 0))
+        ap_ev((len(raw), _EV_BASE, m.instret, 0))
         self._hooks.append(add_block_hook(m, on_block))
         trap = m.trap  # type: ignore[attr-defined]
         self._prev_on_trap = trap.on_trap
