@@ -35,7 +35,7 @@ from typing import Iterable, Sequence
 from unicorn import UC_HOOK_CODE
 
 from septum.hypervisor.trace import SATP_ASID_MASK, SATP_ASID_SHIFT, TaskInfo, TraceError
-from septum.kernel.abi import SYSCALL_ARGS, RecvKind, Sys, TaskId, describe_call, describe_status
+from septum.kernel.abi import RecvKind, Sys, TaskId, describe_call, describe_status
 from septum.toolchain.riscv import CSR, Exc, Mstatus, Priv
 
 #: The encoding of ``sret``.
