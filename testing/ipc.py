@@ -1,58 +1,49 @@
-"""Calling a Septum server from the host, through a proxy task.
+"""Calling a Septum server from the host, through the host link and a proxy task.
 
 The host cannot make system calls, and must not bypass the kernel: a test
-that drives a server should be subject to the same authority checks as any
-task.  So the host asks a user task to make the call.  The proxy task
-(testing/proxy/proxy.S) is declared in a manifest with the ``calls`` a
-test grants it; it polls a mailbox in its own data (``proxy_mailbox``), the
-host writes a request there with ``write_phys`` and runs the machine until
-the proxy has made the CALL and stored the reply::
+that drives a server is subject to the same authority checks as any task.
+So the host asks a user task to make the call.  The board's host-link
+device (hypervisor/devices/hostlink.py, ``septum,hostlink`` at 0x0400_0000,
+PLIC source 64) carries the request: :meth:`Ipc.call` rings its doorbell,
+whose interrupt wakes the proxy task (userland/hostlink/proxy.S); the proxy
+makes the CALL with its own id and authority -- the ``calls`` of its
+manifest entry -- writes the reply into the device and completes it, and
+the host runs the machine until then (virtual time only)::
 
     ipc.call("storage", STORE_OP_PUT, 1, 1, data=b"kv")   # -> Reply
     ipc.call("supervisor", 1).status_name                 # "DENIED": not granted
 
-:func:`proxy_manifest` makes such a system from any userland folder: a copy
-with the proxy added as the last task (and the supervisor's name table
-extended, as userland/README.md's "Add a task" says).
-
-Interim design.  The issue asks for a host-link device (an MMIO window with
-an interrupt line, so the host wakes the proxy instead of the proxy
-polling every ``POLL_TICKS``) in hypervisor/devices and the proxy task in
-userland/; neither belongs to this package.  The mailbox protocol here is
-what that device's registers would carry; only the wake-up changes.
+The default system (userland/system.toml) has the proxy as its last task,
+allowed to call the console and storage.  :func:`proxy_manifest` adds it to
+a copy of any other system's folder.
 """
 
 from __future__ import annotations
 
-import re
 import shutil
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
 from septum.hypervisor.boot_cli import DEFAULT_MANIFEST
-from septum.kernel.abi import Err, Tcb, describe_status
+from septum.hypervisor.devices.hostlink import BUF_SIZE, HostlinkError
+from septum.kernel.abi import Err, TaskState, Tcb, describe_status
 from septum.toolchain.errors import SeptumError
+from septum.toolchain.manifest import load_manifest
 
 from .system import BootedSystem
 
-#: The proxy task's source.
-PROXY_SOURCE = Path(__file__).resolve().parent / "proxy" / "proxy.S"
-#: Its name in the manifests :func:`proxy_manifest` writes.
+#: The proxy task's files, copied by :func:`proxy_manifest`: its source and
+#: include (userland/hostlink/), and the watchdog's side (userland/lib/watch.S).
+PROXY_FILES = (DEFAULT_MANIFEST.parent / "hostlink" / "proxy.S",
+               DEFAULT_MANIFEST.parent / "hostlink" / "hostlink.inc",
+               DEFAULT_MANIFEST.parent / "lib" / "watch.S")
+#: The proxy's task name (its source uses the generated ``PROXY_IRQ_HOSTLINK``).
 PROXY_NAME = "proxy"
-
-# Mailbox layout: byte offsets, as proxy.S's MB_* equates.
-MB_REQ_SEQ = 0
-MB_DONE_SEQ = 8
-MB_SERVER = 16
-MB_WORDS = 24
-MB_LEN = 56
-MB_STATUS = 64
-MB_RLEN = 72
-MB_RWORDS = 80
-MB_CALLS = 112
-MB_BUF = 128
-MB_BUF_SIZE = 2048
+#: The device the proxy is granted, and the notification bit of its interrupt.
+HOSTLINK_DEVICE = "hostlink"
+PROXY_IRQ_BIT = 0
+#: The most bulk bytes one call carries (the device's buffer).
+MAX_DATA = BUF_SIZE
 
 #: Instructions one call may take at most (whatever its virtual timeout).
 MAX_CALL_INSNS = 500_000_000
@@ -61,7 +52,7 @@ TICKS_PER_MS = 10_000
 
 
 class IpcError(SeptumError):
-    """The proxy did not answer (timeout, machine stopped, bad request)."""
+    """The proxy did not answer (absent, dead, timeout, machine stopped, bad request)."""
 
 
 @dataclass
@@ -87,97 +78,107 @@ class Reply:
 def proxy_manifest(folder: str | Path, base: str | Path = DEFAULT_MANIFEST, *,
                    calls: tuple[str, ...] = ("console", "storage"), priority: int = 3) -> Path:
     """Copy ``base``'s folder into ``folder`` with the proxy task added (last,
-    allowed to call ``calls``); return the new manifest's path."""
+    granted the host link and allowed to call ``calls``); return the new
+    manifest's path.  Raises :class:`IpcError` if ``base`` has a proxy already."""
     base = Path(base)
+    if any(t.name == PROXY_NAME or any(d.name == HOSTLINK_DEVICE for d in t.devices)
+           for t in load_manifest(base).tasks):
+        raise IpcError(f"{base}: already has the IPC proxy (a task {PROXY_NAME!r} or the "
+                       f"{HOSTLINK_DEVICE!r} device): use it as it is")
     dest = Path(folder) / base.parent.name
     if dest.exists():
         shutil.rmtree(dest)
     shutil.copytree(base.parent, dest, ignore=shutil.ignore_patterns("__pycache__", "*.py"))
-    (dest / PROXY_NAME).mkdir()
-    shutil.copy(PROXY_SOURCE, dest / PROXY_NAME / PROXY_SOURCE.name)
+    (dest / PROXY_NAME).mkdir(exist_ok=True)
+    for src in PROXY_FILES:
+        shutil.copy(src, dest / PROXY_NAME / src.name)
+    sources = ", ".join(f'"{PROXY_NAME}/{src.name}"' for src in PROXY_FILES
+                        if src.suffix == ".S")
     manifest = dest / base.name
     calls_toml = ", ".join(f'"{c}"' for c in calls)
     manifest.write_text(manifest.read_text() + (
         f"\n# Added by septum.testing.ipc: the host's IPC proxy.\n[tasks.{PROXY_NAME}]\n"
-        f'source = ["{PROXY_NAME}/{PROXY_SOURCE.name}"]\n'
-        f"priority = {priority}\ncalls = [{calls_toml}]\n"))
-    # The supervisor names tasks from its own table (tasks.inc).
-    inc = dest / "supervisor" / "tasks.inc"
-    if inc.is_file():
-        text = inc.read_text()
-        text = re.sub(r"(?m)^(    \.dword n_supervisor.*)$", rf"\1, n_{PROXY_NAME}", text)
-        text = re.sub(r"(?m)^(    \.byte .*)$", rf"\1, {priority}", text)
-        text = text.replace("    .text\n", f'n_{PROXY_NAME}: .asciz "{PROXY_NAME}"\n    .text\n', 1)
-        inc.write_text(text)
+        f"source = [{sources}]\n"
+        f"priority = {priority}\ndevices = [\"{HOSTLINK_DEVICE}\"]\n"
+        f"interrupts = {{ {HOSTLINK_DEVICE} = {PROXY_IRQ_BIT} }}\ncalls = [{calls_toml}]\n"))
     return manifest
 
 
 class Ipc:
-    """Host -> server calls through the proxy task of ``system``."""
+    """Host -> server calls through the host link and the proxy task of
+    ``system`` (the task named ``proxy``, granted the ``hostlink`` device).
+    Raises :class:`IpcError` when the system has no such task."""
 
     def __init__(self, system: BootedSystem, proxy: str = PROXY_NAME) -> None:
         self.system = system
         self.m = system.machine
-        inj = system.inject
-        self.proxy = inj.index(proxy)
-        va = self.m.symbols.get("proxy_mailbox")
-        if va is None:
-            raise IpcError(f"{system.manifest}: no proxy task (no proxy_mailbox symbol)")
-        self.mailbox = inj.task_phys(self.proxy, va)
+        tasks = load_manifest(system.manifest).tasks
+        owner = next((t for t in tasks if t.name == proxy
+                      and any(d.name == HOSTLINK_DEVICE for d in t.devices)), None)
+        if owner is None:
+            raise IpcError(f"{system.manifest}: no IPC proxy (a task {proxy!r} granted "
+                           f"devices = [\"{HOSTLINK_DEVICE}\"]): add it with "
+                           "septum.testing.ipc.proxy_manifest()")
+        self.proxy = owner.index
+        self.link = self.m.hostlink
 
-    def _u64(self, off: int) -> int:
-        return int.from_bytes(self.m.read_phys(self.mailbox + off, 8), "little")
-
-    def _put(self, off: int, value: int) -> None:
-        self.m.write_phys(self.mailbox + off, (value & (1 << 64) - 1).to_bytes(8, "little"))
+    def _tcb_u64(self, task: str | int, field: int) -> int:
+        return int.from_bytes(self.m.read_phys(self.system.inject.tcb(task) + field, 8), "little")
 
     def server_id(self, server: str | int) -> int:
         """The current id of ``server`` (a task name or index): its index
         and the generation in its TCB, so calls follow restarts."""
-        tcb = self.system.inject.tcb(server)
-        return int.from_bytes(self.m.read_phys(tcb + Tcb.ID, 4), "little")
+        return self._tcb_u64(server, Tcb.ID) & 0xFFFF_FFFF
+
+    @property
+    def proxy_state(self) -> TaskState:
+        """The proxy's kernel state (``NOTIFY_WAIT`` while it waits for a request)."""
+        return TaskState(self._tcb_u64(self.proxy, Tcb.STATE))
+
+    @property
+    def proxy_denials(self) -> int:
+        """Calls the kernel refused the proxy (its TCB's denial count, as ``ps`` shows)."""
+        return self._tcb_u64(self.proxy, Tcb.DENIALS)
 
     @property
     def calls_served(self) -> int:
-        """Requests the proxy has completed (since its last start)."""
-        return self._u64(MB_CALLS)
+        """Requests the proxy has completed since boot (the device's count)."""
+        return self.link.served
 
     def call(self, server: str | int, *words: int, data: bytes = b"", buflen: int | None = None,
              raw_id: int | None = None, timeout: float = 100) -> Reply:
         """CALL ``server`` with message ``words`` (up to 4: a2..a5) and bulk
-        ``data``; the buffer is ``buflen`` bytes (default: ``len(data)``;
-        the server's reply is copied into it).  ``raw_id`` sends that id
-        instead (stale or forged ids).  ``timeout``: virtual ms."""
-        if len(words) > 4:
-            raise IpcError(f"{len(words)} message words: a CALL carries at most 4")
-        size = len(data) if buflen is None else buflen
-        if not 0 <= size <= MB_BUF_SIZE or len(data) > size:
-            raise IpcError(f"buffer of {size} bytes for {len(data)} bytes of data: "
-                           f"the proxy's buffer holds {MB_BUF_SIZE}")
+        ``data``; the buffer is ``buflen`` bytes (default: ``len(data)``,
+        at most :data:`MAX_DATA`; the server's reply is copied into it).
+        ``raw_id`` sends that id instead (stale or forged ids).  ``timeout``:
+        virtual ms.  Raises :class:`IpcError` when the proxy does not answer."""
         sid = self.server_id(server) if raw_id is None else raw_id
-        self._put(MB_SERVER, sid)
-        for i in range(4):
-            self._put(MB_WORDS + 8 * i, words[i] if i < len(words) else 0)
-        self._put(MB_LEN, size)
-        self.m.write_phys(self.mailbox + MB_BUF, data.ljust(size, b"\0"))
-        seq = self._u64(MB_DONE_SEQ) + 1
-        self._put(MB_REQ_SEQ, seq)  # last: the request is complete
+        try:
+            self.link.post(sid, words, data, buflen)
+        except HostlinkError as exc:
+            raise IpcError(f"CALL {server!r}: {exc}") from None
         deadline = self.m.clock() + int(timeout * TICKS_PER_MS)
-        done = lambda: self._u64(MB_DONE_SEQ) == seq or self.m.clock() >= deadline  # noqa: E731
+        link = self.link
+        done = lambda: not link.pending or self.m.clock() >= deadline  # noqa: E731
         start = self.m.instret
         while not done():
             r = self.m.run(max_insns=max(1, MAX_CALL_INSNS - (self.m.instret - start)),
                            until=done)
             if r.kind != "until":
+                link.cancel()
                 raise IpcError(f"CALL {server!r}: the machine stopped ({r}) before the "
                                "proxy answered")
-        if self._u64(MB_DONE_SEQ) != seq:
-            raise IpcError(f"CALL {server!r}: no answer within {timeout} virtual ms "
-                           "(is the proxy alive? is the server?)")
-        rlen = min(self._u64(MB_RLEN), size)
-        reply_words = struct.unpack("<4Q", self.m.read_phys(self.mailbox + MB_RWORDS, 32))
-        status = self._u64(MB_STATUS)
+        reply = link.reply()
+        if reply is None:
+            link.cancel()  # a late answer from the proxy will be ignored
+            state = self.proxy_state
+            if state in (TaskState.FAULTED, TaskState.EXITED):
+                why = f"the proxy (task {self.proxy}) is dead ({state.name})"
+            else:
+                why = (f"the proxy (task {self.proxy}) is {state.name}: is the server "
+                       "alive and answering?")
+            raise IpcError(f"CALL {server!r}: no answer within {timeout} virtual ms; {why}")
         # On an error only a0 is defined (ABI.md): no words, no data.
-        if status != Err.OK:
-            return Reply(status, (0, 0, 0, 0), b"")
-        return Reply(status, reply_words, self.m.read_phys(self.mailbox + MB_BUF, rlen))
+        if reply.status != Err.OK:
+            return Reply(reply.status, (0, 0, 0, 0), b"")
+        return Reply(reply.status, reply.words, reply.data)

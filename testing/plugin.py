@@ -18,10 +18,11 @@ pytest):
                  looked up at each use; every console's transcript is added
                  to a failing test's report (``pytest_runtest_makereport``).
 ``inject``       the :class:`~septum.testing.inject.Injector` of ``system``.
-``ipc``          :class:`~septum.testing.ipc.Ipc`: call a server from the host
-                 through a proxy task (see testing/ipc.py), on the default
-                 system plus the proxy (``proxy_manifest``, ``proxy_elf``:
-                 session fixtures with its manifest and image).
+``ipc``          :class:`~septum.testing.ipc.Ipc` of ``system``: call a server
+                 from the host through the host-link device and the proxy
+                 task, the default system's last task (see testing/ipc.py).
+``proxy_manifest`` session: the path of a manifest with the proxy (the
+                 default system's).
 
 The tutorial is docs/testing.md.
 """
@@ -139,32 +140,20 @@ def inject(system: BootedSystem):
 
 
 @pytest.fixture(scope="session")
-def proxy_manifest(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The default system with the IPC proxy task added (may call the
-    console and storage), written once per session."""
-    from .ipc import proxy_manifest as make
-
-    return make(tmp_path_factory.mktemp("septum-proxy"))
-
-
-@pytest.fixture(scope="session")
-def proxy_elf(proxy_manifest: Path) -> Path:
-    """The proxy system's image, built beside its manifest (the session's
-    temporary folder, not the user's build cache)."""
-    from septum.toolchain.build import build
-
-    elf = proxy_manifest.parent / "system.elf"
-    build(proxy_manifest, elf)
-    return elf
+def proxy_manifest() -> Path:
+    """A manifest whose system has the IPC proxy task: the default one
+    (userland/system.toml: the proxy is its last task, and may call the
+    console and storage)."""
+    return DEFAULT_MANIFEST
 
 
 @pytest.fixture
-def ipc(system_for: Callable[..., BootedSystem], proxy_manifest: Path, proxy_elf: Path):
-    """Host -> server calls through the proxy task (testing/ipc.py), on
-    the proxy system booted once per session and restored per test."""
+def ipc(system: BootedSystem):
+    """Host -> server calls through the host link and the proxy task
+    (testing/ipc.py), on the default ``system``."""
     from .ipc import Ipc
 
-    return Ipc(system_for(proxy_manifest, elf=proxy_elf))
+    return Ipc(system)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -17,9 +17,11 @@
 # It never touches the device before the interrupt says a request is
 # there: on a board without the device (real QEMU) it just sleeps.
 #
-# Self-contained (no userland library), so it joins any manifest as the
-# task named `proxy` with `devices = ["hostlink"]` and
-# `interrupts = { hostlink = N }`.
+# It links lib/watch.S (the supervisor's watchdog: pings are answered,
+# `crash proxy` faults) and nothing else of the userland library, so it
+# joins any manifest as the task named `proxy` with
+# `devices = ["hostlink"]` and `interrupts = { hostlink = N }`
+# (septum.testing.ipc.proxy_manifest adds it so).
     .include "abi.inc"
     .include "manifest.inc"
     .include "hostlink.inc"
@@ -40,7 +42,9 @@ wait:
     li      a6, 0
     li      a7, SYS_RECV
     ecall
-    andi    t0, a1, IRQ_BIT     # a1 = the pending bits
+    mv      a0, a1              # the pending bits: the watchdog's first
+    call    watch_bits          # (lib/watch.S: pong, or fault on `crash`)
+    andi    t0, a0, IRQ_BIT
     beqz    t0, wait
     lw      t0, HOSTLINK_STATUS(s0)
     andi    t0, t0, STATUS_REQ_PENDING
