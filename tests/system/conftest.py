@@ -53,6 +53,15 @@ class Run:
 #: Lines printed through the kernel's console, which may fall between a
 #: prompt and the echo of the line typed at it.
 LOGGERS = ("kernel: ", "supervisor: ")
+#: Every task's log lines (the kernel's LOG call): they land wherever the
+#: task ran, also inside a command's output (a real fault after `crash`).
+LOG_LINES = (*LOGGERS, "storage: ")
+
+
+def without_logs(text: str) -> str:
+    """``text`` without the whole lines of :data:`LOG_LINES`."""
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not line.startswith(LOG_LINES))
 
 
 def _prompts(text: str):
