@@ -4,13 +4,13 @@ Fuzzing: 100,000 system calls (four campaigns of 25,000, seeds 0..3) with
 no kernel crash, no hang and every result as kernel/model.py says -- the
 issue's full target.
 
-Fault injection: 250 faults (one slice of campaign seed 0), not the
-issue's 10,000: at ~130 ms of host time a fault (measured: hangs cost
-their whole probe budget, see docs/campaigns.md) 10,000 take ~20 minutes
-of one core, far more than this suite's share.  Each slice must show 0
-kernel crashes; the other figures (hangs, recovered, records lost) are
-printed, not asserted: they measure the userland servers' robustness and
-currently miss the issue's targets (docs/campaigns.md).
+Fault injection: the issue's 10,000 faults (campaign seed 0, twenty slices
+of 500; each xdist worker boots one rig and runs its slices on it), ~10 ms
+of CPU time a fault (docs/campaigns.md).  Each slice must show 0 kernel
+crashes -- the issue's target, which holds -- and account for every fault;
+the other figures (hangs, recovered, records lost) are printed, not
+asserted: they miss the issue's targets (98.8% recovered, docs/campaigns.md
+says which faults and why), and CI must stay green until they hold.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from septum.testing.campaign.swifi import SwifiRig
 # the slices over xdist workers, local or remote (docs/campaigns.md).
 FUZZ_SLICE = 25_000
 FUZZ_SEEDS = range(-(-int(os.environ.get("SEPTUM_FUZZ_CALLS", 100_000)) // FUZZ_SLICE))
-SWIFI_FAULTS = int(os.environ.get("SEPTUM_SWIFI_FAULTS", 250))
+SWIFI_FAULTS = int(os.environ.get("SEPTUM_SWIFI_FAULTS", 10_000))
 SWIFI_SLICE = min(500, SWIFI_FAULTS)
 SWIFI_SLICES = range(-(-SWIFI_FAULTS // SWIFI_SLICE))
 #: A folder to leave each slice's JSON report in (merge: septum campaign merge).
