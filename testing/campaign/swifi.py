@@ -22,19 +22,21 @@ Fault kinds (all into the task's own state, as a bug in it would do):
   task's writable region (a wild store).
 
 Outcome (one per fault): ``crash`` (the kernel's panic path -- a trap
-from S-mode -- or an error stop of the machine), ``hang`` (a
-``get`` typed :data:`GET_TRIES` times got no prompt back, each time within
-:data:`PROBE_TIME` of virtual time -- never the host clock), ``recovered`` (every probe answered
-correctly; ``restarted`` says whether the supervisor restarted a task on
-the way), ``not_recovered`` (answers came back but were wrong, the
-supervisor gave up, or the system powered off or reset at a task's
-request).  ``get`` is retried, as a user would, after a restart's banner.
+from S-mode -- or an error stop of the machine), ``hang`` (a ``get``
+typed :data:`GET_TRIES` times got no prompt back, each time within
+:data:`PROBE_TIME` of virtual time -- never the host clock),
+``recovered`` (every probe answered correctly; ``restarted`` says whether
+the supervisor restarted a task on the way), ``not_recovered`` (answers
+came back but were wrong, the supervisor gave up, or the system powered
+off or reset at a task's request).  A ``get`` is typed again, as a user
+would, after a wrong answer or :data:`PROBE_TIME` of silence
+(:data:`GET_TRIES` times in all).
 ``lost`` counts acknowledged records that a client cannot read back: when
 the fault was not recovered (any outcome but ``recovered``), the operator
 power-cycles the board with its disk (:meth:`SwifiRig.reboot`) and
-``get``\ s every acknowledged record again; each one not returned then is
-lost (a server that merely stopped serving, or a broken shell, loses
-nothing; a recovered fault lost nothing by definition: every record came
+types ``get`` for every acknowledged record again; each one not returned
+then is lost (a server that merely stopped serving, or a broken shell,
+loses nothing; a recovered fault lost nothing by definition: every record came
 back).
 
 Everything derives from ``(seed, index)``: :func:`run_fault` for one index
