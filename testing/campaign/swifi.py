@@ -230,6 +230,16 @@ class SwifiRig:
             return None
         raise Stopped(reason)
 
+    def _until_idle(self) -> None:
+        """Run on until the hart idles in ``wfi`` (every task blocked in the
+        kernel), for at most :data:`PROBE_TIME`: the prompt may be out
+        while a server still has a delivered message to handle."""
+        m = self.m
+        deadline = m.clock() + PROBE_TIME
+        reason = m.run(until=lambda: m.in_wfi or m.clock() >= deadline)
+        if reason.kind not in ("until", "hang"):
+            raise Stopped(reason)
+
     def command(self, line: str) -> str | None:
         """Type ``line`` and return what came back up to the next prompt
         (None: no prompt within the probe budget)."""
@@ -342,6 +352,7 @@ class SwifiRig:
                 # Registers at the prompt: mid-run the hart may be inside the
                 # kernel with the target's frame half saved.
                 end = self._until_prompt(before, PROBE_TIME)
+                self._until_idle()
                 res.detail = "at the prompt: " + self.inject(rng, target, kind)
             else:
                 reason = self.m.run(max_insns=delay,
