@@ -34,6 +34,7 @@ class Sys(IntEnum):
     EXIT = 10
     LOG = 11
     SHUTDOWN = 12
+    TASK_STOP = 13
 
 
 class Err(IntEnum):
@@ -41,7 +42,7 @@ class Err(IntEnum):
 
     OK = 0
     DENIED = 1  # the manifest grants no such authority (counted per task)
-    BAD_TASK = 2  # task index out of range, or TASK_RESTART of oneself
+    BAD_TASK = 2  # task index out of range, or TASK_RESTART/TASK_STOP of oneself
     BAD_SYSCALL = 3  # a7 names no system call
     BAD_BUFFER = 4  # a bulk buffer lies outside the owner's regions
     NOT_WAITING = 5  # REPLY to a task that is not waiting for our reply
@@ -78,6 +79,7 @@ class TaskState(IntEnum):
     NOTIFY_WAIT = 4  # in a notifications-only RECV
     FAULTED = 5  # stopped by an exception; cause/tval/epc recorded
     EXITED = 6  # stopped by EXIT; tval holds the exit code
+    STOPPED = 7  # stopped by the supervisor's TASK_STOP until a TASK_RESTART
 
 
 #: Fault cause recorded for EXIT (not an scause value: bit 12 set).
@@ -253,6 +255,7 @@ SYSCALL_ARGS: dict[Sys, tuple[str, ...]] = {
     Sys.EXIT: ("code",),
     Sys.LOG: ("buffer", "length"),
     Sys.SHUTDOWN: ("code",),
+    Sys.TASK_STOP: ("index",),
 }
 
 

@@ -2,7 +2,7 @@
 
 The model is the specification the assembly is tested against: task states,
 the receive scan, notifications, authority, denial and IPC counts,
-generations and dead codes, faults, restarts, bulk copies and the scheduler,
+generations and dead codes, faults, stops, restarts, bulk copies and the scheduler,
 written plainly.
 Tests drive it with the same random syscall scripts that real tasks run on
 the real kernel (tests/kernel/test_model.py) and compare every result, every
@@ -187,6 +187,15 @@ class Model:
         if notify and t.index != self.supervisor:
             self.post(self.tasks[self.supervisor], 1 << NOTIFY_FAULT_BIT)
 
+    def stop(self, t: Task) -> None:
+        """task_stop: a live task is killed (the supervisor is not told); a
+        stopped one keeps its generation and fault record.  Either way it
+        is STOPPED afterwards, and its pending call (if any) is void."""
+        if t.state < TaskState.FAULTED:
+            self.kill(t, TaskState.STOPPED, False)
+        t.state = TaskState.STOPPED
+        t.in_call = False
+
     def fault(self, t: Task, cause: int, tval: int, state: TaskState) -> None:
         """task_fault."""
         t.cause, t.tval = cause, tval
@@ -347,9 +356,16 @@ class Model:
             if a[0] >= len(self.tasks) or a[0] == t.index:
                 return ret(Err.BAD_TASK)
             x = self.tasks[a[0]]
-            if x.state < TaskState.FAULTED:
-                self.kill(x, TaskState.FAULTED, False)
+            self.stop(x)
             self.init_task(x)
+            return ret(Err.OK, x.id)
+        if n == Sys.TASK_STOP:
+            if not t.spec.supervisor:
+                return deny()
+            if a[0] >= len(self.tasks) or a[0] == t.index:
+                return ret(Err.BAD_TASK)
+            x = self.tasks[a[0]]
+            self.stop(x)
             return ret(Err.OK, x.id)
         if n == Sys.EXIT:
             self.fault(t, CAUSE_EXIT, a[0], TaskState.EXITED)

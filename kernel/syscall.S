@@ -138,19 +138,36 @@ sys_task_status:
     sd      t0, TF_A7(s0)
     j       sys_ret_ok
 
-# TASK_RESTART (a0 = task index), supervisor only; returns a1 = new id.
-sys_task_restart:
+# supervised_target — TASK_RESTART's and TASK_STOP's checks: the caller is
+# the supervisor (else sys_deny), a0 (the trap frame's) names another task
+# (else sys_bad_task).  Returns s1 = that task's TCB.
+supervised_target:
+    mv      s2, ra
     call    require_supervisor
     ld      a0, TF_A0(s0)
     li      t0, TASK_COUNT
     bgeu    a0, t0, sys_bad_task
     ld      t0, TCB_INDEX(s0)
-    beq     a0, t0, sys_bad_task  # restarting oneself would lose the reply
+    beq     a0, t0, sys_bad_task  # stopping oneself would lose the reply
     slli    t1, a0, TCB_SHIFT
     la      t0, tcbs
     add     s1, t1, t0
+    jr      s2
+
+# TASK_RESTART (a0 = task index), supervisor only; returns a1 = new id.
+sys_task_restart:
+    call    supervised_target
     mv      a0, s1
     call    task_restart
+    j       sys_ret_target_id
+
+# TASK_STOP (a0 = task index), supervisor only: the task stays STOPPED until
+# a TASK_RESTART; returns a1 = its id (the new generation if it was alive).
+sys_task_stop:
+    call    supervised_target
+    mv      a0, s1
+    call    task_stop
+sys_ret_target_id:
     ld      t0, TCB_ID(s1)
     sd      t0, TF_A1(s0)
     j       sys_ret_ok
@@ -238,5 +255,6 @@ syscall_table:
     .dword  sys_exit            # SYS_EXIT
     .dword  sys_log             # SYS_LOG
     .dword  sys_shutdown        # SYS_SHUTDOWN
+    .dword  sys_task_stop       # SYS_TASK_STOP
     .globl syscall_table, syscall_table_end
 syscall_table_end:              # tests/kernel/test_build.py checks the size

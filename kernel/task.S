@@ -228,8 +228,25 @@ notify_post:
     sd      zero, TCB_STATE(a0)
 1:  ret
 
-# task_restart — the supervisor's TASK_RESTART: end the current incarnation
-# if it is still alive, then start the task afresh.
+# task_stop — the supervisor's TASK_STOP, and TASK_RESTART's first step:
+# end the current incarnation if it is still alive (new generation, callers
+# released, the supervisor not notified), and leave the task STOPPED.  A task
+# already stopped (FAULTED, EXITED, STOPPED) keeps its generation and fault
+# record; only its state becomes STOPPED.
+# In: a0 = TCB.  Clobbers: a0-a7, t0-t4.
+    .globl task_stop
+task_stop:
+    ld      t0, TCB_STATE(a0)
+    li      t1, TS_FAULTED
+    li      a1, TS_STOPPED
+    bltu    t0, t1, 1f          # alive: task_kill sets the state
+    sd      a1, TCB_STATE(a0)   # already stopped: generation already moved on
+    ret
+1:  li      a2, 0
+    tail    task_kill
+
+# task_restart — the supervisor's TASK_RESTART: stop the task (task_stop),
+# then start it afresh.
 # In: a0 = TCB.  Clobbers: a0-a7, t0-t4.
     .globl task_restart
 task_restart:
@@ -237,13 +254,8 @@ task_restart:
     sd      ra, 0(sp)
     sd      s1, 8(sp)
     mv      s1, a0
-    ld      t0, TCB_STATE(s1)
-    li      t1, TS_FAULTED
-    bgeu    t0, t1, 1f          # already stopped: generation already moved on
-    li      a1, TS_FAULTED
-    li      a2, 0
-    call    task_kill
-1:  mv      a0, s1
+    call    task_stop
+    mv      a0, s1
     call    task_init
     ld      ra, 0(sp)
     ld      s1, 8(sp)

@@ -86,7 +86,7 @@ def _gen_script(rng: random.Random, i: int, sysdesc: list[dict]) -> list[tuple[i
     # Clients never wait to receive (nobody would call them): their RECVs
     # only take error paths, or wait for notifications.
     kinds = (["call"] * 45 + ["notify"] * 12 + ["yield"] * 8 + ["status"] * 8
-             + ["restart"] * 5 + ["reply"] * 6 + ["badrecv"] * 8 + ["fault"] * 3
+             + ["restart"] * 5 + ["stop"] * 4 + ["reply"] * 6 + ["badrecv"] * 8 + ["fault"] * 3
              + ["badsys"] * 3 + ["nrecv"] * 2) if client else \
         (["serve"] * 55 + ["reply"] * 8 + ["call"] * 12 + ["notify"] * 8 + ["recv"] * 6
          + ["yield"] * 5 + ["status"] * 3 + ["fault"] * 2 + ["badrecv"] * 1)
@@ -122,6 +122,8 @@ def _gen_script(rng: random.Random, i: int, sysdesc: list[dict]) -> list[tuple[i
             ops.append((0, Sys.TASK_STATUS, rng.choice([*range(n), 99]), 0, 0, 0, 0, 0, 0))
         elif kind == "restart":
             ops.append((0, Sys.TASK_RESTART, rng.choice([*range(n), 99]), 0, 0, 0, 0, 0, 0))
+        elif kind == "stop":
+            ops.append((0, Sys.TASK_STOP, rng.choice([*range(n), 99]), 0, 0, 0, 0, 0, 0))
         elif kind == "fault":
             ops.append((F_FAULT, 0, Layout.KERNEL_BASE, 0, 0, 0, 0, 0, 0))
         else:
