@@ -41,6 +41,8 @@ RAM_SIZE = 32 << 20
 _MASK64 = (1 << 64) - 1
 #: Calls the model does not cover (device and time dependent): never fuzzed.
 _UNMODELLED = (Sys.IRQ_ACK, Sys.TIMER, Sys.LOG, Sys.SHUTDOWN)
+#: The first call number the kernel does not define (an "unknown call").
+FIRST_UNKNOWN = max(Sys) + 1
 
 
 @dataclass
@@ -82,7 +84,7 @@ def _hostile_op(rng: random.Random, i: int, n: int, slot: int) -> tuple[int, ...
            (rng.randrange(1, 1 << 32) << 32) | task_id(rng.randrange(n), 0)]
     number = rng.choice([Sys.CALL, Sys.CALL, Sys.REPLY, Sys.NOTIFY, Sys.RECV,
                          Sys.REPLY_RECV, Sys.TASK_STATUS, Sys.TASK_RESTART, Sys.YIELD,
-                         rng.randrange(13, 1 << 16), rng.randrange(1 << 64)])
+                         rng.randrange(FIRST_UNKNOWN, 1 << 16), rng.randrange(1 << 64)])
     flags, addr = rng.choice(pointers)
     length = rng.choice(lengths)
     if flags == F_BUFREL and addr < BUFSIZE and length < 1 << 32:
