@@ -61,6 +61,7 @@ def test_ids_and_dead_codes():
 def test_decoders():
     assert set(abi.SYSCALL_ARGS) == set(abi.Sys)
     assert abi.describe_call(abi.Sys.NOTIFY, [3, 5, 0, 0, 0, 0, 0]) == "NOTIFY(task=0x3, bits=0x5)"
+    assert abi.describe_call(abi.Sys.TASK_STOP, [3, 0, 0, 0, 0, 0, 0]) == "TASK_STOP(index=0x3)"
     assert abi.describe_call(99, []) == "SYSCALL_99()"
     assert abi.describe_status(0) == "OK"
     assert abi.describe_status(dead_code(3)) == "DEAD(gen 3)"

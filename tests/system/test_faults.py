@@ -130,6 +130,7 @@ def test_supervisor_gives_up_then_a_request_brings_it_back(boot):
                                       "poweroff"])
     assert r.rc == 0
     assert "supervisor: attack failed 5 times within 2000 ms: giving up\n" in r.out
+    assert "supervisor: attack stays stopped\n" in r.out
     assert ps_rows(r.after("ps"))["attack"][3] == "given-up"
     assert r.after("attack peer") == \
         "shell: the attack task is not running (the supervisor gave up on it)\n"

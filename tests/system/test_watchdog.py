@@ -1,12 +1,15 @@
 """The supervisor's watchdog (userland/supervision.py, supervisor.S,
 lib/watch.S) on the default system, through septum.testing's `system`,
 `console` and `inject` fixtures: a server that loops without faulting is
-found and restarted, its clients get the dead code and carry on."""
+found, stopped at once (TASK_STOP) and restarted after the back-off, its
+clients get the dead code and carry on; a task given up on stays stopped."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+from septum.kernel.abi import TaskState, Tcb, Trapframe
 from septum.toolchain.assembler import asm
 from septum.userland import supervision
 
@@ -107,3 +110,77 @@ def test_a_crash_request_not_carried_out_is_a_restart(system, console):
     console.sendline("attack peer")
     console.expect(r"-> DENIED")
     assert "cause=hung" not in console.output.decode(errors="replace")
+
+
+def _state(m, inject, task: str) -> TaskState:
+    return TaskState(int.from_bytes(m.read_phys(inject.tcb(task) + Tcb.STATE, 8), "little"))
+
+
+def _frame(m, inject, task: str) -> bytes:
+    """The task's saved registers and pc (what it resumes with)."""
+    return m.read_phys(inject.tcb(task), Trapframe.TF_PC + 8)
+
+
+def _saved_pc(m, inject, task: str) -> int:
+    return int.from_bytes(m.read_phys(inject.tcb(task) + Trapframe.TF_PC, 8), "little")
+
+
+def test_a_looping_server_is_stopped_at_detection(system, console, inject):
+    """TASK_STOP at detection: through the back-off the looping console is
+    STOPPED and retires no instruction (a breakpoint on the loop, where it
+    would resume, is never reached), then the restart brings it back."""
+    m = system.machine
+    m.write_phys(inject.task_phys("console", m.symbols["rx_head"]), (1 << 40).to_bytes(8, "little"))
+    console.sendline("help")
+    console.expect(HUNG.format("console", supervision.MISSES), timeout=1000)
+    found = m.clock()
+    assert _state(m, inject, "console") == TaskState.STOPPED
+    frame, loop_pc = _frame(m, inject, "console"), _saved_pc(m, inject, "console")
+    stop = m.run(breakpoints=[loop_pc], until=lambda: m.clock() >= found + BACKOFF // 2)
+    assert stop.kind == "until", stop
+    assert _state(m, inject, "console") == TaskState.STOPPED
+    assert _frame(m, inject, "console") == frame
+    console.expect("supervisor: restarting console in 10 ms")
+    console.expect("supervisor: restarted console")
+    assert _state(m, inject, "console") != TaskState.STOPPED
+    console.sendline("uptime")
+    console.expect(r"up \d+\.\d{3} s \(virtual time\)")
+
+
+def test_a_hung_task_given_up_on_stays_stopped(system, console, inject):
+    """Five hangs within the window: the supervisor gives up, and the
+    spinning attack task stays STOPPED -- it never runs again, the other
+    tasks work on, and ps shows it given up."""
+    m = system.machine
+    for k in range(5):
+        console.sendline("attack spin")
+        console.expect(HUNG.format("attack", supervision.MISSES), timeout=1000)
+        assert _state(m, inject, "attack") == TaskState.STOPPED
+    console.expect("supervisor: attack failed 5 times within 2000 ms: giving up")
+    console.expect("supervisor: attack stays stopped")
+    frame, spin_pc = _frame(m, inject, "attack"), _saved_pc(m, inject, "attack")
+    start = m.clock()
+    stop = m.run(breakpoints=[spin_pc],
+                 until=lambda: m.clock() >= start + 3 * supervision.HEARTBEAT)
+    assert stop.kind == "until", stop
+    assert _state(m, inject, "attack") == TaskState.STOPPED
+    assert _frame(m, inject, "attack") == frame
+    console.sendline("put k stopped")
+    console.sendline("get k")
+    console.expect("\nstopped")
+    rows = _ps(console)
+    assert rows["attack"][3] == "given-up"
+    assert all(rows[t][3] != "given-up" for t in rows if t != "attack")
+    assert _state(m, inject, "attack") == TaskState.STOPPED
+
+
+def test_ps_names_every_kernel_state():
+    """ps prints a task's state from the shell's one table (state_names in
+    userland/shell/shell.S), indexed by TaskState: it must name every state,
+    STOPPED included, in TaskState order (an index past its end would print
+    whatever follows it)."""
+    src = (Path(supervision.__file__).parent / "shell" / "shell.S").read_text()
+    labels = re.search(r"^state_names:.*\n\s+\.dword\s+([^\n#]+)", src, re.M).group(1)
+    strings = dict(re.findall(r'^(\w+):\s+\.asciz\s+"([^"]*)"', src, re.M))
+    names = [strings[label.strip()] for label in labels.split(",")]
+    assert names == [s.name.lower().replace("_", "-") for s in TaskState]

@@ -29,6 +29,7 @@
     SYSCALL sys_yield, SYS_YIELD
     SYSCALL sys_task_status, SYS_TASK_STATUS
     SYSCALL sys_task_restart, SYS_TASK_RESTART
+    SYSCALL sys_task_stop, SYS_TASK_STOP
     SYSCALL sys_exit, SYS_EXIT
     SYSCALL sys_log, SYS_LOG
     SYSCALL sys_shutdown, SYS_SHUTDOWN

@@ -484,7 +484,7 @@ commands:
 attack_names:                   # in ATK_* order (msg.inc), from ATK_KERNEL
     .dword a_kernel, a_memory, a_device, a_peer, a_buffers, a_flood, a_spin, 0
 state_names:                    # TaskState (kernel/ABI.md)
-    .dword s_ready, s_send, s_reply, s_recv, s_notify, s_faulted, s_exited
+    .dword s_ready, s_send, s_reply, s_recv, s_notify, s_faulted, s_exited, s_stopped
 mode_names:                     # SUP_MODE_* (msg.inc)
     .dword s_ready, s_restarting, s_gaveup
 store_names:                    # the storage statuses, then any other
@@ -515,6 +515,7 @@ s_recv:     .asciz "recv-wait"
 s_notify:   .asciz "notify-wait"
 s_faulted:  .asciz "faulted"
 s_exited:   .asciz "exited"
+s_stopped:  .asciz "stopped"
 s_restarting: .asciz "restarting"
 s_gaveup:   .asciz "given-up"
 st_ok:      .asciz "ok"

@@ -22,10 +22,12 @@
 # heartbeats in a row: hung.  Of the hung tasks found at one heartbeat only the most
 # urgent are failed (the others may merely be starved by them):
 #   supervisor: <task> faulted: cause=hung (missed <n> heartbeats)
-# then the same back-off and give-up as a fault.  The kernel has no call
-# that stops a task without starting it again, so a hung task is stopped
-# by the TASK_RESTART at the end of its back-off; one given up on is left
-# as it is.
+# A hung task is stopped at once (TASK_STOP: it is STOPPED, spins no more
+# and keeps nobody waiting: its callers get the dead code), then the same
+# back-off and give-up as a fault: the TASK_RESTART at the end of the
+# back-off starts it again; one given up on stays stopped, and the log
+# says so for every task given up on:
+#   supervisor: <task> stays stopped
 #
 # Requests (msg.inc SUP_*): STATUS of a task (state, mode, priority,
 # restarts, denials, IPC counts, id, name), CRASH a task (a real fault: the
@@ -383,6 +385,14 @@ fail_task:
     la      a0, m_giveup
     call    out_str
     call    out_nl
+    la      a0, m_sup           # supervisor: <task> stays stopped
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_stays
+    call    out_str
+    call    out_nl
 8:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -410,7 +420,7 @@ heartbeat:
     mv      s8, a7
     mv      a0, s2
     call    record
-    li      t0, TS_EXITED + 1   # (TASK_STATUS failed: no state)
+    li      t0, TS_STOPPED + 1  # (TASK_STATUS failed: no state)
     bnez    s3, 14f
     mv      t0, s4
 14: sd      t0, TR_SEEN_STATE(a0)
@@ -515,6 +525,8 @@ heartbeat:
     lbu     t1, 0(t1)
     sd      zero, TR_MISSES(s6)
     bne     t1, s9, 10f
+    mv      a0, s2              # stop it now: no spinning through the back-off
+    call    sys_task_stop
     la      a0, m_sup           # supervisor: <task> faulted: cause=hung (missed n heartbeats)
     call    out_str
     mv      a0, s2
@@ -655,6 +667,7 @@ m_restarted:  .asciz "restarted "
 m_failed:     .asciz " failed "
 m_within:     .asciz " times within "
 m_giveup:     .asciz " ms: giving up"
+m_stays:      .asciz " stays stopped"
 m_request:    .asciz "supervisor: restart requested: "
 m_crashreq:   .asciz "supervisor: crash requested: "
 m_ignored:    .asciz " ignored the crash request: restarting it"
