@@ -319,6 +319,36 @@ _start:
     SYS     SYS_CALL
     CHECK   a3, 2, restart.healthy.works
 
+    # TASK_STOP: a live task stops (new generation) and stays STOPPED; a
+    # second stop changes nothing; the restart keeps that generation.
+    li      a0, TASK_FAULTY
+    SYS     SYS_TASK_STOP
+    SAVE
+    CHECK   s1, ERR_OK, stop.live
+    CHECK   s2, (10 << 16) | TASK_FAULTY, stop.live.id
+    li      a0, TASK_FAULTY
+    SYS     SYS_TASK_STATUS
+    CHECK   a1, TS_STOPPED, stop.state
+    li      a0, TASK_FAULTY
+    SYS     SYS_TASK_STOP
+    SAVE
+    CHECK   s2, (10 << 16) | TASK_FAULTY, stop.again.id
+    ARGS    TASK_SUPER
+    SYS     SYS_TASK_STOP
+    CHECK   a0, ERR_BAD_TASK, stop.self
+    ARGS    99
+    SYS     SYS_TASK_STOP
+    CHECK   a0, ERR_BAD_TASK, stop.badtask
+    li      a0, TASK_FAULTY
+    SYS     SYS_TASK_RESTART
+    SAVE
+    CHECK   s2, (10 << 16) | TASK_FAULTY, stop.restart.id
+    mv      a0, s2
+    li      a2, 0
+    li      a3, 1
+    SYS     SYS_CALL
+    CHECK   a3, 2, stop.restart.works
+
     PUTS    done
     li      a0, 0
     SYS     SYS_SHUTDOWN
