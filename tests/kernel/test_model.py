@@ -52,15 +52,22 @@ def _gen_system(rng: random.Random, n: int) -> list[dict]:
     return tasks
 
 
-def _gen_buffer(rng: random.Random, n: int, writable: bool = True) -> tuple[int, int, int]:
-    """(flags, a1, a6) for a bulk buffer: none, inside bufarea, or bad."""
+def _gen_buffer(rng: random.Random, n: int, writable: bool = True,
+                own: int = -1) -> tuple[int, int, int]:
+    """(flags, a1, a6) for a bulk buffer: none, inside bufarea, or bad.
+    A bad one may start at a task's slot -- never task ``own``'s: its code
+    is readable to it, so a REPLY would copy bytes the model does not
+    know (it knows the buffer areas only)."""
     r = rng.random()
     if r < 0.45:
         return 0, 0, 0
     if r < 0.85:
         off = rng.randrange(0, BUFSIZE - 8)
         return F_BUFREL, off, rng.randrange(1, min(64, BUFSIZE - off) + 1)
-    bad = rng.choice([Layout.KERNEL_BASE, Layout.TASKS_BASE + rng.randrange(n) * DEFAULT_SLOT,
+    slot = rng.randrange(n)
+    if slot == own:
+        slot = (slot + 1) % n
+    bad = rng.choice([Layout.KERNEL_BASE, Layout.TASKS_BASE + slot * DEFAULT_SLOT,
                       (1 << 64) - 16])
     if rng.random() < 0.5:
         return F_BUFREL, 8, (1 << 64) - 4  # huge length from a good address
@@ -94,10 +101,10 @@ def _gen_script(rng: random.Random, i: int, sysdesc: list[dict]) -> list[tuple[i
         kind = rng.choice(kinds)
         words = [rng.randrange(1 << 16) for _ in range(4)]
         if kind == "call":
-            f, a1, a6 = _gen_buffer(rng, n)
+            f, a1, a6 = _gen_buffer(rng, n, own=i)
             ops.append((f, Sys.CALL, peer(sysdesc[i]["calls"]), a1, *words, a6))
         elif kind == "recv":
-            f, a1, a6 = _gen_buffer(rng, n)
+            f, a1, a6 = _gen_buffer(rng, n, own=i)
             ops.append((f, Sys.RECV, RecvMode.OPEN, a1, 0, 0, 0, 0, a6))
         elif kind == "nrecv":
             ops.append((0, Sys.RECV, RecvMode.NOTIFICATIONS_ONLY, 0, 0, 0, 0, 0, 0))
@@ -107,11 +114,11 @@ def _gen_script(rng: random.Random, i: int, sysdesc: list[dict]) -> list[tuple[i
             else:
                 ops.append((0, Sys.RECV, RecvMode.OPEN, Layout.KERNEL_BASE, 0, 0, 0, 0, 16))
         elif kind == "reply":
-            f, a1, a6 = _gen_buffer(rng, n, writable=False)
+            f, a1, a6 = _gen_buffer(rng, n, writable=False, own=i)
             last = F_LAST_SENDER if rng.random() < 0.85 else 0
             ops.append((f | last, Sys.REPLY, peer([]), a1, *words, a6))
         elif kind == "serve":
-            f, a1, a6 = _gen_buffer(rng, n) if rng.random() < 0.4 else (0, 0, 0)
+            f, a1, a6 = _gen_buffer(rng, n, own=i) if rng.random() < 0.4 else (0, 0, 0)
             ops.append((f | F_LAST_SENDER, Sys.REPLY_RECV, 0, a1, *words, a6))
         elif kind == "notify":
             ops.append((0, Sys.NOTIFY, peer(sysdesc[i]["notifies"]),
