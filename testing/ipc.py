@@ -172,7 +172,7 @@ class Ipc:
         if reply is None:
             link.cancel()  # a late answer from the proxy will be ignored
             state = self.proxy_state
-            if state in (TaskState.FAULTED, TaskState.EXITED):
+            if state >= TaskState.FAULTED:  # FAULTED, EXITED or STOPPED
                 why = f"the proxy (task {self.proxy}) is dead ({state.name})"
             else:
                 why = (f"the proxy (task {self.proxy}) is {state.name}: is the server "
