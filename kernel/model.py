@@ -350,22 +350,15 @@ class Model:
             # a5 (the pc of the last fault) is an address the model does not know.
             return ret(Err.OK, x.state, x.id, x.cause, x.tval, 0, x.denials,
                        (x.received << 32) | x.sent, defined=(0, 1, 2, 3, 4, 6, 7))
-        if n == Sys.TASK_RESTART:
+        if n in (Sys.TASK_RESTART, Sys.TASK_STOP):
             if not t.spec.supervisor:
                 return deny()
             if a[0] >= len(self.tasks) or a[0] == t.index:
                 return ret(Err.BAD_TASK)
             x = self.tasks[a[0]]
-            self.stop(x)
-            self.init_task(x)
-            return ret(Err.OK, x.id)
-        if n == Sys.TASK_STOP:
-            if not t.spec.supervisor:
-                return deny()
-            if a[0] >= len(self.tasks) or a[0] == t.index:
-                return ret(Err.BAD_TASK)
-            x = self.tasks[a[0]]
-            self.stop(x)
+            self.stop(x)  # a restart is a stop, then a fresh start
+            if n == Sys.TASK_RESTART:
+                self.init_task(x)
             return ret(Err.OK, x.id)
         if n == Sys.EXIT:
             self.fault(t, CAUSE_EXIT, a[0], TaskState.EXITED)
