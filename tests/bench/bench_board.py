@@ -109,15 +109,20 @@ def bench_machine_compute(n: int) -> tuple[Result, Machine]:
     return Result("compute (Machine)", dt, m.instret, "insn"), m
 
 
-def bench_bare_compute(n: int) -> tuple[Result, int]:
+def _bare_compute_guest(n: int) -> tuple[Uc, int]:
+    """A bare Unicorn with the compute loop at 0x8000_0000, and its ``done``."""
     image = build_bin(COMPUTE.format(n=n)).read_bytes()
-    elf_syms = Machine(ram_size=16 << 20)
-    elf_syms.load_elf(build_elf(COMPUTE.format(n=n)))
-    done = elf_syms.symbols["done"]
+    syms = Machine(ram_size=16 << 20)
+    syms.load_elf(build_elf(COMPUTE.format(n=n)))
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
     uc.ctl_set_cpu_model(rc.UC_CPU_RISCV64_SIFIVE_U54)
     uc.mem_map(0x8000_0000, 16 << 20)
     uc.mem_write(0x8000_0000, image)
+    return uc, syms.symbols["done"]
+
+
+def bench_bare_compute(n: int) -> tuple[Result, int]:
+    uc, done = _bare_compute_guest(n)
     t = time.perf_counter()
     uc.emu_start(0x8000_0000, done)
     dt = time.perf_counter() - t
@@ -127,14 +132,7 @@ def bench_bare_compute(n: int) -> tuple[Result, int]:
 def bench_bare_counted(n: int, slice_insns: int = 10_000) -> Result:
     """Bare Unicorn in ``count=`` slices, as exact counting needs (the
     per-instruction counter is Unicorn's own C hook)."""
-    image = build_bin(COMPUTE.format(n=n)).read_bytes()
-    syms = Machine(ram_size=16 << 20)
-    syms.load_elf(build_elf(COMPUTE.format(n=n)))
-    done = syms.symbols["done"]
-    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
-    uc.ctl_set_cpu_model(rc.UC_CPU_RISCV64_SIFIVE_U54)
-    uc.mem_map(0x8000_0000, 16 << 20)
-    uc.mem_write(0x8000_0000, image)
+    uc, done = _bare_compute_guest(n)
     pc = 0x8000_0000
     t = time.perf_counter()
     while pc != done:
