@@ -82,6 +82,16 @@ class TaskState(IntEnum):
     STOPPED = 7  # stopped by the supervisor's TASK_STOP until a TASK_RESTART
 
 
+class TaskStatusWord(IntEnum):
+    """TASK_STATUS ``a1``: bits 7:0 the state (:class:`TaskState`); in
+    SEND_WAIT and REPLY_WAIT bits 15:8 the index of the task waited on (the
+    server of the pending CALL), 0 in every other state."""
+
+    STATE_MASK = 0xFF
+    WAIT_SHIFT = 8
+    WAIT_MASK = 0xFF
+
+
 #: Fault cause recorded for EXIT (not an scause value: bit 12 set).
 CAUSE_EXIT = 0x1000
 
@@ -155,6 +165,7 @@ class Tcb(IntEnum):
 FPW_SENDER_BIT = 62
 FPW_NOTIFIED_BIT = 63
 assert Limits.MAX_TASKS <= FPW_SENDER_BIT and FPW_NOTIFIED_BIT == FPW_SENDER_BIT + 1
+assert Limits.MAX_TASKS <= TaskStatusWord.WAIT_MASK + 1  # TASK_STATUS's wait index
 
 #: log2(Tcb.SIZE): the kernel indexes its TCB array with a shift.
 TCB_SHIFT = 9
@@ -287,7 +298,7 @@ def constants() -> dict[str, int]:
     out: dict[str, int] = {}
     for enum, prefix in (
         (Sys, "SYS_"), (Err, "ERR_"), (RecvKind, "RECV_"), (RecvMode, "RECVMODE_"),
-        (TaskState, "TS_"), (TaskId, "ID_"), (Limits, ""), (Trapframe, ""),
+        (TaskState, "TS_"), (TaskStatusWord, "STATUS_"), (TaskId, "ID_"), (Limits, ""), (Trapframe, ""),
         (Tcb, "TCB_"), (Desc, "DESC_"), (DescFlags, "DF_"), (Region, "REGION_"),
         (RegionPerm, "PERM_"), (IrqEntry, "IRQE_"), (Layout, ""), (Sbi, "SBI_"),
     ):
@@ -335,6 +346,14 @@ def generate_include() -> str:
 def task_id(index: int, generation: int) -> int:
     """The id of task ``index`` in incarnation ``generation``."""
     return ((generation & TaskId.GEN_MASK) << TaskId.GEN_SHIFT) | (index & TaskId.INDEX_MASK)
+
+
+def status_word(state: int, wait: int) -> int:
+    """TASK_STATUS ``a1`` for a task in ``state`` whose TCB WAIT is ``wait``
+    (the index only counts in SEND_WAIT and REPLY_WAIT)."""
+    if state in (TaskState.SEND_WAIT, TaskState.REPLY_WAIT):
+        return state | (wait & TaskStatusWord.WAIT_MASK) << TaskStatusWord.WAIT_SHIFT
+    return state
 
 
 def dead_code(generation: int) -> int:

@@ -24,7 +24,7 @@ from typing import Callable
 
 from septum.kernel.abi import (CAUSE_EXIT, NOTIFY_FAULT_BIT, Err, Limits, RecvKind,
                                RecvMode, RegionPerm, Sys, TaskId, TaskState, dead_code,
-                               task_id)
+                               status_word, task_id)
 
 MASK32 = (1 << 32) - 1
 MASK64 = (1 << 64) - 1
@@ -348,7 +348,7 @@ class Model:
                 return ret(Err.BAD_TASK)
             x = self.tasks[a[0]]
             # a5 (the pc of the last fault) is an address the model does not know.
-            return ret(Err.OK, x.state, x.id, x.cause, x.tval, 0, x.denials,
+            return ret(Err.OK, status_word(x.state, x.wait), x.id, x.cause, x.tval, 0, x.denials,
                        (x.received << 32) | x.sent, defined=(0, 1, 2, 3, 4, 6, 7))
         if n in (Sys.TASK_RESTART, Sys.TASK_STOP):
             if not t.spec.supervisor:

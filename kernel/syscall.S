@@ -109,7 +109,8 @@ kernel_shutdown:
     j       1b
 
 # TASK_STATUS (a0 = task index), supervisor only.
-# Returns a1 = state, a2 = id, a3 = cause, a4 = tval, a5 = pc, a6 = denials,
+# Returns a1 = state (| the index waited on << 8 in SEND_WAIT / REPLY_WAIT),
+# a2 = id, a3 = cause, a4 = tval, a5 = pc, a6 = denials,
 # a7 = RECEIVED << 32 | SENT (both counters' high halves are always 0).
 sys_task_status:
     call    require_supervisor
@@ -120,7 +121,13 @@ sys_task_status:
     la      t0, tcbs
     add     t1, t1, t0
     ld      t0, TCB_STATE(t1)
-    sd      t0, TF_A1(s0)
+    addi    t2, t0, -TS_SEND_WAIT   # TCB_WAIT is stale in every other state
+    li      t3, TS_REPLY_WAIT - TS_SEND_WAIT
+    bgtu    t2, t3, 1f
+    ld      t2, TCB_WAIT(t1)    # whom it waits on: the watchdog's unanswered
+    slli    t2, t2, STATUS_WAIT_SHIFT   # calls (a task index fits 8 bits)
+    or      t0, t0, t2
+1:  sd      t0, TF_A1(s0)
     ld      t0, TCB_ID(t1)
     sd      t0, TF_A2(s0)
     ld      t0, TCB_CAUSE(t1)

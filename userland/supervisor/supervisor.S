@@ -60,8 +60,9 @@
 .equ TR_CRASH_AT, 64            # when it was asked
 .equ TR_SEEN_STATE, 72          # at this heartbeat: its state (TS_*),
 .equ TR_SEEN_ID, 80             # its id,
-.equ TR_SEEN_IPC, 88            # its IPC counts
-.equ TR_SIZE, 96
+.equ TR_SEEN_IPC, 88            # its IPC counts,
+.equ TR_SEEN_WAIT, 96           # whom it waits on (SEND_WAIT, REPLY_WAIT)
+.equ TR_SIZE, 104
 
     .text
     .globl _start
@@ -137,7 +138,7 @@ op_status:
     mv      s2, a3
     mv      a0, a3
     call    sys_task_status
-    mv      s3, a1              # state
+    andi    s3, a1, STATUS_STATE_MASK   # the state (not whom it waits on)
     mv      s4, a2              # id
     mv      s5, a6              # denials
     mv      s8, a7              # IPC counts
@@ -220,6 +221,7 @@ op_crash:
     bnez    t0, 1f              # restarting or given up: start it now
     mv      a0, s2
     call    sys_task_status
+    andi    a1, a1, STATUS_STATE_MASK
     li      t0, TS_FAULTED
     bgeu    a1, t0, 1f
     mv      s4, a2              # its id
@@ -276,6 +278,7 @@ scan_faults:
     mv      a0, s2
     call    sys_task_status
     bnez    a0, 8f
+    andi    a1, a1, STATUS_STATE_MASK
     li      t0, TS_FAULTED
     bltu    a1, t0, 8f          # alive
     mv      s3, a3              # cause
@@ -420,9 +423,11 @@ heartbeat:
     mv      s8, a7
     mv      a0, s2
     call    record
+    srli    t1, s4, STATUS_WAIT_SHIFT
+    sd      t1, TR_SEEN_WAIT(a0)
     li      t0, TS_STOPPED + 1  # (TASK_STATUS failed: no state)
     bnez    s3, 14f
-    mv      t0, s4
+    andi    t0, s4, STATUS_STATE_MASK
 14: sd      t0, TR_SEEN_STATE(a0)
     sd      s5, TR_SEEN_ID(a0)
     sd      s8, TR_SEEN_IPC(a0)

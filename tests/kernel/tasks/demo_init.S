@@ -35,6 +35,7 @@ scan:
     mv      a0, s2
     li      a7, SYS_TASK_STATUS
     ecall
+    andi    a1, a1, STATUS_STATE_MASK   # (a waiting task's peer in bits 15:8)
     li      t0, TS_FAULTED
     bltu    a1, t0, next        # still alive
     mv      s3, a3              # cause
