@@ -53,13 +53,13 @@ supervisor = true
 
 [tasks.storage]
 source = ["{storage}/server.S", "{storage}/log.S", "{storage}/blk.S", "{storage}/util.S",
-          "{lib}/watch.S"]
+          "{lib}/check.S", "{lib}/watch.S"]
 priority = 1
 devices = ["virtio7"]
 interrupts = {{ virtio7 = 0 }}
 
 [tasks.client]
-source = ["{here}/client.S", "{tmp}/script.S", "{lib}/store.S"]
+source = ["{here}/client.S", "{tmp}/script.S", "{lib}/store.S", "{lib}/check.S"]
 priority = 2
 calls = ["storage", "tsuper"]
 """

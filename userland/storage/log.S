@@ -4,11 +4,28 @@
 #
 # Public (standard calling convention):
 #   log_mount() -> a0 = 0 ready, else the disk is unusable
-#   log_put(a0 key, a1 klen, a2 val, a3 vlen) -> a0 STORE_OK / FULL / IO_ERROR
-#   log_del(a0 key, a1 klen) -> a0 STORE_OK / NOT_FOUND / IO_ERROR
+#   log_put(a0 key, a1 klen, a2 val, a3 vlen, a4 check) -> a0 STORE_OK /
+#       FULL / IO_ERROR
+#   log_del(a0 key, a1 klen, a2 check) -> a0 STORE_OK / NOT_FOUND / IO_ERROR
 #   log_find(a0 key, a1 klen) -> a0 index entry (0: none)
+#   index_verify() -- every index entry against its check word
+#   entry_verify(a0 entry, a1 value) -- one used entry, its value read from
+#       a1 (the copy about to be sent)
 #   log_index: STORE_MAX_KEYS entries of ENTRY_SIZE bytes (E_* offsets)
-# Lengths are the caller's to validate (server.S does).
+# Lengths are the caller's to validate (server.S does); `check` is the
+# request's check word as server.S verified it (lib/check.S).
+#
+# Self-checks (fail-stop: a load from a FAIL_* address of log.inc, so the
+# kernel stops the task and the supervisor restarts it; the restart
+# rebuilds the index from the disk):
+# - a record about to be written (PUT, DEL) must have the request's check
+#   word, recomputed from the sector buffer that goes to the disk
+#   (FAIL_RECORD);
+# - the index keeps each entry's check word (log.inc): an entry is
+#   verified before GET answers with it (entry_verify), and the whole
+#   index before an answer that depends on a key being absent (GET and DEL
+#   of a missing key, a PUT taking a free entry, LIST) and before a
+#   compaction copies an entry to the disk (FAIL_INDEX).
     .include "abi.inc"
     .include "manifest.inc"
     .include "blk.inc"
@@ -128,7 +145,102 @@ rec_valid:
     addi    sp, sp, 16
     ret
 
+# rec_check() -> a0 = the check word (lib/check.S) of the record in log_sec,
+# from its own fields: op STORE_OP_PUT for a PUT record, STORE_OP_DEL for a
+# DEL.  The lengths must be in range (rec_build's or rec_valid's).
+rec_check:
+    addi    sp, sp, -16
+    sd      ra, 8(sp)
+    la      t0, log_sec
+    lbu     t1, R_KIND(t0)
+    li      a0, STORE_OP_PUT
+    li      t2, REC_PUT
+    beq     t1, t2, 1f
+    li      a0, STORE_OP_DEL
+1:  addi    a1, t0, R_KEY
+    lbu     a2, R_KLEN(t0)
+    add     a3, a1, a2
+    lhu     a4, R_VLEN(t0)
+    call    check_word
+    ld      ra, 8(sp)
+    addi    sp, sp, 16
+    ret
+
 # ----- the index -------------------------------------------------------------
+
+# entry_verify(a0 entry, a1 value): a used entry whose lengths are in range
+# and whose check word matches its key and the value at a1 (its own E_VAL,
+# or the copy of it about to be sent); else fail-stop.  Clobbers a0..a4,
+# t0..t3.
+    .globl entry_verify
+entry_verify:
+    lbu     t0, E_USED(a0)
+    li      t1, 1
+    bne     t0, t1, index_broken
+    lbu     a2, E_KLEN(a0)
+    beqz    a2, index_broken
+    li      t1, STORE_KEY_MAX
+    bgtu    a2, t1, index_broken
+    lhu     a4, E_VLEN(a0)
+    li      t1, STORE_VAL_MAX
+    bgtu    a4, t1, index_broken
+    addi    sp, sp, -16
+    sd      ra, 8(sp)
+    sd      a0, 0(sp)
+    mv      a3, a1
+    addi    a1, a0, E_KEY
+    li      a0, STORE_OP_PUT
+    call    check_word
+    ld      t0, 0(sp)
+    ld      t0, E_CHECK(t0)
+    bne     a0, t0, index_broken
+    ld      ra, 8(sp)
+    addi    sp, sp, 16
+    ret
+
+# index_broken: an index entry failed its check.  Fail-stop.
+index_broken:
+    ld      t0, FAIL_INDEX(zero)
+1:  j       1b                          # (not reached)
+
+# index_verify(): every entry: free with check word 0, or used and
+# verified (entry_verify).  Fail-stop on the first that is neither.
+    .globl index_verify
+index_verify:
+    addi    sp, sp, -32
+    sd      ra, 24(sp)
+    sd      s0, 16(sp)
+    sd      s1, 8(sp)
+    la      s0, log_index
+    li      s1, STORE_MAX_KEYS
+1:  lbu     t0, E_USED(s0)
+    bnez    t0, 2f
+    ld      t1, E_CHECK(s0)
+    bnez    t1, index_broken
+    j       3f
+2:  mv      a0, s0
+    addi    a1, s0, E_VAL
+    call    entry_verify
+3:  addi    s0, s0, ENTRY_SIZE
+    addi    s1, s1, -1
+    bnez    s1, 1b
+    ld      s1, 8(sp)
+    ld      s0, 16(sp)
+    ld      ra, 24(sp)
+    addi    sp, sp, 32
+    ret
+
+# entry_free() -> a0 a free entry, else 0
+entry_free:
+    la      a0, log_index
+    li      t1, STORE_MAX_KEYS
+1:  lbu     t0, E_USED(a0)
+    beqz    t0, 2f
+    addi    a0, a0, ENTRY_SIZE
+    addi    t1, t1, -1
+    bnez    t1, 1b
+    li      a0, 0
+2:  ret
 
 # log_find(a0 key, a1 klen) -> a0 entry or 0
     .globl log_find
@@ -166,24 +278,19 @@ log_find:
     ret
 
 # entry_for(a0 key, a1 klen) -> a0 the key's entry, else a free one, else 0
+# (replay: the index is being built, there is nothing to verify yet).
 entry_for:
     addi    sp, sp, -16
     sd      ra, 8(sp)
     call    log_find
-    bnez    a0, 2f
-    la      a0, log_index
-    li      t1, STORE_MAX_KEYS
-1:  lbu     t0, E_USED(a0)
-    beqz    t0, 2f
-    addi    a0, a0, ENTRY_SIZE
-    addi    t1, t1, -1
-    bnez    t1, 1b
-    li      a0, 0
-2:  ld      ra, 8(sp)
+    bnez    a0, 1f
+    call    entry_free
+1:  ld      ra, 8(sp)
     addi    sp, sp, 16
     ret
 
-# entry_set(a0 entry, a1 key, a2 klen, a3 val, a4 vlen): store and mark used.
+# entry_set(a0 entry, a1 key, a2 klen, a3 val, a4 vlen, a5 check): store
+# and mark used.
 entry_set:
     addi    sp, sp, -48
     sd      ra, 40(sp)
@@ -193,6 +300,7 @@ entry_set:
     mv      s0, a0
     mv      s1, a3
     mv      s2, a4
+    sd      a5, E_CHECK(s0)
     sb      a2, E_KLEN(s0)
     sh      a4, E_VLEN(s0)
     addi    a0, s0, E_KEY
@@ -303,6 +411,7 @@ log_mount:
     sd      s1, 24(sp)
     sd      s2, 16(sp)
     sd      s3, 8(sp)
+    sd      s4, 0(sp)
     call    blk_init
     bnez    a0, 8f
     # The newer of the two valid superblock copies.
@@ -367,6 +476,8 @@ log_mount:
     bnez    a0, 8f
     call    rec_valid
     beqz    a0, 7f
+    call    rec_check                   # of the bytes the CRC just verified
+    mv      s4, a0
     la      s1, log_sec
     lbu     a1, R_KLEN(s1)
     addi    a0, s1, R_KEY
@@ -379,10 +490,12 @@ log_mount:
     lbu     a2, R_KLEN(s1)
     add     a3, a1, a2
     lhu     a4, R_VLEN(s1)
+    mv      a5, s4
     call    entry_set
     j       6f
 5:  call    log_find
     beqz    a0, 6f
+    sd      zero, E_CHECK(a0)
     sb      zero, E_USED(a0)
 6:  addi    s0, s0, 1
     j       4b
@@ -391,7 +504,8 @@ log_mount:
     li      a0, 0
     j       9f
 8:  li      a0, 1
-9:  ld      s3, 8(sp)
+9:  ld      s4, 0(sp)
+    ld      s3, 8(sp)
     ld      s2, 16(sp)
     ld      s1, 24(sp)
     ld      s0, 32(sp)
@@ -425,6 +539,9 @@ compact:
     li      s2, STORE_MAX_KEYS
 1:  lbu     t0, E_USED(s1)
     beqz    t0, 2f
+    mv      a0, s1                      # lengths in range, check word right
+    addi    a1, s1, E_VAL
+    call    entry_verify
     mv      a0, s4
     li      a1, REC_PUT
     addi    a2, s1, E_KEY
@@ -432,6 +549,9 @@ compact:
     addi    a4, s1, E_VAL
     lhu     a5, E_VLEN(s1)
     call    rec_build
+    call    rec_check                   # the entry as it goes to the disk
+    ld      t0, E_CHECK(s1)
+    bne     a0, t0, index_broken
     li      a0, BLK_T_OUT
     add     a1, s3, s0
     call    sec_io
@@ -478,21 +598,25 @@ compact:
     addi    sp, sp, 48
     ret
 
-# append(a0 kind, a1 key, a2 klen, a3 val, a4 vlen) -> a0 STORE_OK or
-# STORE_IO_ERROR.  OK means written AND flushed.
+# append(a0 kind, a1 key, a2 klen, a3 val, a4 vlen, a5 check) -> a0
+# STORE_OK or STORE_IO_ERROR.  OK means written AND flushed.  The record
+# built in the sector buffer must have the request's check word (the last
+# look before the disk): else fail-stop.
 append:
-    addi    sp, sp, -48
-    sd      ra, 40(sp)
-    sd      s0, 32(sp)
-    sd      s1, 24(sp)
-    sd      s2, 16(sp)
-    sd      s3, 8(sp)
-    sd      s4, 0(sp)
+    addi    sp, sp, -64
+    sd      ra, 56(sp)
+    sd      s0, 48(sp)
+    sd      s1, 40(sp)
+    sd      s2, 32(sp)
+    sd      s3, 24(sp)
+    sd      s4, 16(sp)
+    sd      s5, 8(sp)
     mv      s0, a0
     mv      s1, a1
     mv      s2, a2
     mv      s3, a3
     mv      s4, a4
+    mv      s5, a5
     la      t0, log_next
     ld      t0, 0(t0)
     la      t1, log_half
@@ -508,6 +632,8 @@ append:
     mv      a4, s3
     mv      a5, s4
     call    rec_build
+    call    rec_check
+    bne     a0, s5, record_broken
     la      t0, log_active
     ld      a0, 0(t0)
     call    half_base
@@ -526,32 +652,44 @@ append:
     li      a0, STORE_OK
     j       9f
 8:  li      a0, STORE_IO_ERROR
-9:  ld      s4, 0(sp)
-    ld      s3, 8(sp)
-    ld      s2, 16(sp)
-    ld      s1, 24(sp)
-    ld      s0, 32(sp)
-    ld      ra, 40(sp)
-    addi    sp, sp, 48
+9:  ld      s5, 8(sp)
+    ld      s4, 16(sp)
+    ld      s3, 24(sp)
+    ld      s2, 32(sp)
+    ld      s1, 40(sp)
+    ld      s0, 48(sp)
+    ld      ra, 56(sp)
+    addi    sp, sp, 64
     ret
+
+# record_broken: the record about to be written is not the request that
+# was verified.  Fail-stop.
+record_broken:
+    ld      t0, FAIL_RECORD(zero)
+1:  j       1b                          # (not reached)
 
 # ----- operations -------------------------------------------------------------
 
     .globl log_put
 log_put:
-    addi    sp, sp, -48
-    sd      ra, 40(sp)
-    sd      s0, 32(sp)
-    sd      s1, 24(sp)
-    sd      s2, 16(sp)
-    sd      s3, 8(sp)
-    sd      s4, 0(sp)
+    addi    sp, sp, -64
+    sd      ra, 56(sp)
+    sd      s0, 48(sp)
+    sd      s1, 40(sp)
+    sd      s2, 32(sp)
+    sd      s3, 24(sp)
+    sd      s4, 16(sp)
+    sd      s5, 8(sp)
     mv      s0, a0
     mv      s1, a1
     mv      s2, a2
     mv      s3, a3
-    call    entry_for
-    mv      s4, a0
+    mv      s5, a4
+    call    log_find
+    bnez    a0, 1f
+    call    index_verify                # a new key: is it really absent?
+    call    entry_free
+1:  mv      s4, a0
     li      a0, STORE_FULL
     beqz    s4, 9f
     li      a0, REC_PUT
@@ -559,6 +697,7 @@ log_put:
     mv      a2, s1
     mv      a3, s2
     mv      a4, s3
+    mv      a5, s5
     call    append
     bnez    a0, 9f
     # Durable: only now does the index (what GET answers) change.
@@ -567,44 +706,53 @@ log_put:
     mv      a2, s1
     mv      a3, s2
     mv      a4, s3
+    mv      a5, s5
     call    entry_set
     li      a0, STORE_OK
-9:  ld      s4, 0(sp)
-    ld      s3, 8(sp)
+9:  ld      s5, 8(sp)
+    ld      s4, 16(sp)
+    ld      s3, 24(sp)
+    ld      s2, 32(sp)
+    ld      s1, 40(sp)
+    ld      s0, 48(sp)
+    ld      ra, 56(sp)
+    addi    sp, sp, 64
+    ret
+
+    .globl log_del
+log_del:
+    addi    sp, sp, -48
+    sd      ra, 40(sp)
+    sd      s0, 32(sp)
+    sd      s1, 24(sp)
+    sd      s2, 16(sp)
+    sd      s3, 8(sp)
+    mv      s0, a0
+    mv      s1, a1
+    mv      s3, a2
+    call    log_find
+    mv      s2, a0
+    bnez    s2, 1f
+    call    index_verify                # is it really absent?
+    li      a0, STORE_NOT_FOUND
+    j       9f
+1:  li      a0, REC_DEL
+    mv      a1, s0
+    mv      a2, s1
+    li      a3, 0
+    li      a4, 0
+    mv      a5, s3
+    call    append
+    bnez    a0, 9f
+    sd      zero, E_CHECK(s2)
+    sb      zero, E_USED(s2)
+    li      a0, STORE_OK
+9:  ld      s3, 8(sp)
     ld      s2, 16(sp)
     ld      s1, 24(sp)
     ld      s0, 32(sp)
     ld      ra, 40(sp)
     addi    sp, sp, 48
-    ret
-
-    .globl log_del
-log_del:
-    addi    sp, sp, -32
-    sd      ra, 24(sp)
-    sd      s0, 16(sp)
-    sd      s1, 8(sp)
-    sd      s2, 0(sp)
-    mv      s0, a0
-    mv      s1, a1
-    call    log_find
-    mv      s2, a0
-    li      a0, STORE_NOT_FOUND
-    beqz    s2, 9f
-    li      a0, REC_DEL
-    mv      a1, s0
-    mv      a2, s1
-    li      a3, 0
-    li      a4, 0
-    call    append
-    bnez    a0, 9f
-    sb      zero, E_USED(s2)
-    li      a0, STORE_OK
-9:  ld      s2, 0(sp)
-    ld      s1, 8(sp)
-    ld      s0, 16(sp)
-    ld      ra, 24(sp)
-    addi    sp, sp, 32
     ret
 
     .bss
