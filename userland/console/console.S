@@ -2,14 +2,56 @@
 # editor.  The only task that maps uart0; its receive interrupt arrives as
 # notification bit CONSOLE_IRQ_UART0.
 #
-# Requests (msg.inc): CONS_WRITE prints the bulk bytes at once;
-# CONS_READLINE and CONS_READ queue the caller (up to CONS_READERS of them,
-# served in order) and are answered later -- READLINE when a whole line has
-# been typed, READ as soon as any byte is there (raw: no echo, no editing)
-# -- while the console keeps serving WRITEs (and other tasks) meanwhile.  Typed bytes wait in a ring
-# until a reader wants them; they are echoed as the line is edited
-# (backspace erases, CR or LF ends the line, LF right after CR is skipped).
-# Output turns "\n" into "\r\n" for the terminal.
+# Requests (msg.inc).  Every request is answered at once -- no client is
+# ever left blocked in a CALL here (the supervisor takes a server that
+# leaves a call unanswered for two heartbeats for deaf, and restarts it):
+#
+# - CONS_WRITE prints the bulk bytes.
+# - CONS_READLINE / CONS_READ (MINIX's suspend/revive): when the caller's
+#   data is ready -- a finished line for a READLINE, any byte for a READ
+#   (raw: no echo, no editing) -- the reply carries it (CONS_OK; READLINE:
+#   a3 = length, a4 = line_sum of the line, lib/sum.S); otherwise the reply
+#   is CONS_WAIT and the caller is remembered as a reader.  Readers are
+#   served in the order they first asked, one entry per task (a task that
+#   asks again keeps its place, with its new id, buffer length and mode).
+#   When the data of the oldest reader becomes ready, the console NOTIFYs it
+#   once with bit TASK_CONSOLE (bit i = task i, as the supervisor's pongs)
+#   and the reader calls again.  At most CONS_READERS readers; CONS_BUSY
+#   beyond.  A caller the manifest does not let us NOTIFY (the console's
+#   `notifies`) could never be told: CONS_BAD_REQUEST (the console finds out
+#   with a NOTIFY of no bits, which changes nothing: a refusal is counted
+#   as one denial of the console's).  A reader whose NOTIFY comes back
+#   with the dead code is gone: its place goes to the next one.
+#
+# Typed bytes wait in a ring until a reader wants them; they are edited and
+# echoed for the oldest reader while it is a READLINE (backspace erases, CR
+# or LF ends the line, LF right after CR is skipped, other control bytes
+# are ignored); a finished line waits for that reader to call again, and
+# the editing of the next line waits with it.  Output turns "\n" into
+# "\r\n" for the terminal.
+#
+# Fail-stop self-checks.  A bit flipped in the console's own memory must
+# not become a wrong answer, so its critical state is kept redundantly
+# and checked each time it is used; a mismatch stops the console with an
+# illegal instruction (`unimp`, at the check that failed: the kernel
+# records cause 2 and that pc, the supervisor restarts the console, and the
+# new console drains the UART afresh; its readers find it by calling
+# again, lib/cons.S):
+#
+# - rx_head, rx_tail (the ring's indices), nreaders, line_len, line_done and
+#   last_cr are checked words: the value, then its complement (GETC/PUTC);
+#   any one flipped bit of either makes them disagree.
+# - Each reader entry carries RD_CHK, the complement of the XOR of its
+#   other words, checked whenever the entry is looked at.
+# - The line being edited is covered by line_run, its line_sum kept up to
+#   date per byte typed and per backspace (the erased byte's term is
+#   subtracted), never recomputed from the buffer; when the line is handed
+#   over, line_sum is computed from the buffer and must equal line_run.
+#   A flipped bit of the line (or of line_run) is caught there.
+#
+# A corruption that rewrites both words of a pair consistently is not
+# caught: rx_head = 2**40 with its complement makes the editor loop over
+# the ring, which is how the watchdog's tests make a console hang.
     .include "abi.inc"
     .include "manifest.inc"
     .include "msg.inc"
@@ -30,13 +72,67 @@
 .equ ASCII_BS, 0x08
 .equ ASCII_DEL, 0x7f
 .equ IRQ_BIT, 1 << CONSOLE_IRQ_UART0
+.equ READER_BIT, 1 << TASK_CONSOLE  # the reader's "call again"
 .equ RAW_MAX, 256           # most bytes one READ returns
 
-# A waiting reader (RD_*), RD_SIZE bytes each, in `readers`, oldest first.
-.equ RD_ID, 0               # its id (the reply goes there)
+# A reader (RD_*), RD_SIZE bytes each, in `readers`, oldest first.
+.equ RD_ID, 0               # its id (the reply and the NOTIFY go there)
 .equ RD_CAP, 8              # its buffer length
 .equ RD_RAW, 16             # 1: READ (raw bytes), 0: READLINE
-.equ RD_SIZE, 24
+.equ RD_NOTED, 24           # 1: NOTIFYed that its data is ready
+.equ RD_CHK, 32             # ~(RD_ID ^ RD_CAP ^ RD_RAW ^ RD_NOTED)
+.equ RD_SIZE, 40
+
+# GETC rd, sym — rd = the checked word at sym; fail-stop unless the word
+# after it is its complement.  Clobbers t6 (rd must not be t6).
+.macro GETC rd, sym
+    la      t6, \sym
+    ld      \rd, 0(t6)
+    ld      t6, 8(t6)
+    xor     t6, t6, \rd
+    not     t6, t6
+    beqz    t6, .Lgetc\@
+    unimp                       # the pair disagrees: stop
+.Lgetc\@:
+.endm
+
+# PUTC rs, sym — store rs and its complement at sym (rs is left as it
+# was).  Clobbers t6 (rs must not be t6).
+.macro PUTC rs, sym
+    la      t6, \sym
+    sd      \rs, 0(t6)
+    not     \rs, \rs
+    sd      \rs, 8(t6)
+    not     \rs, \rs
+.endm
+
+# RDSUM base — t6 = ~(the XOR of the entry's words but RD_CHK).  Clobbers t5.
+.macro RDSUM base
+    ld      t6, RD_ID(\base)
+    ld      t5, RD_CAP(\base)
+    xor     t6, t6, t5
+    ld      t5, RD_RAW(\base)
+    xor     t6, t6, t5
+    ld      t5, RD_NOTED(\base)
+    xor     t6, t6, t5
+    not     t6, t6
+.endm
+
+# RDCHK base — fail-stop unless the entry at base matches its RD_CHK.
+# Clobbers t5, t6.
+.macro RDCHK base
+    RDSUM   \base
+    ld      t5, RD_CHK(\base)
+    beq     t5, t6, .Lrdchk\@
+    unimp                       # the entry was changed behind our back: stop
+.Lrdchk\@:
+.endm
+
+# RDSEAL base — store the entry's RD_CHK after a change.  Clobbers t5, t6.
+.macro RDSEAL base
+    RDSUM   \base
+    sd      t6, RD_CHK(\base)
+.endm
 
     .text
     .globl _start
@@ -70,6 +166,7 @@ serve:
     li      t0, CONS_READ
     li      s5, 1               # raw mode
     beq     s2, t0, op_read
+bad_request:
     li      a2, CONS_BAD_REQUEST
     j       reply_status
 
@@ -85,40 +182,226 @@ reply_status:                   # a2 = status, no bulk
     call    sys_reply           # a caller gone meanwhile is no concern of ours
     j       serve
 
-op_read:                        # queue the reader; s5 = 1 for raw
-    la      t0, nreaders
-    ld      t1, 0(t0)
-    li      t2, CONS_READERS
-    bltu    t1, t2, 1f
-    li      a2, CONS_BUSY
-    j       reply_status
-1:  la      t2, readers
-    li      t3, RD_SIZE
-    mul     t3, t1, t3
-    add     t2, t2, t3
-    sd      s1, RD_ID(t2)
-    sd      s4, RD_CAP(t2)
-    sd      s5, RD_RAW(t2)
-    addi    t1, t1, 1
-    sd      t1, 0(t0)
-    call    deliver
-    j       serve
-
 irq:
     andi    t0, a1, IRQ_BIT
     beqz    t0, serve
     call    rx_drain
     li      a0, IRQ_BIT
     call    sys_irq_ack
-    call    deliver
+    call    edit
+    li      a0, 0               # nobody is calling: tell the oldest reader
+    call    notify_head
     j       serve
 
+# READLINE / READ from s1 (s4 its buffer length, s5 = 1 for raw).
+op_read:
+    mv      a0, s1
+    call    find_reader
+    bnez    a0, 2f              # known: it keeps its place
+    GETC    t1, nreaders
+    li      t2, CONS_READERS
+    bltu    t1, t2, 1f
+    li      a2, CONS_BUSY
+    j       reply_status
+1:  mv      a0, s1              # may we tell it later?  A NOTIFY of no bits
+    li      a1, 0               # changes nothing but asks the kernel
+    call    sys_notify
+    bnez    a0, bad_request
+    GETC    t1, nreaders
+    li      t2, RD_SIZE
+    mul     t2, t1, t2
+    la      a0, readers
+    add     a0, a0, t2
+    sd      zero, RD_NOTED(a0)
+    addi    t1, t1, 1
+    PUTC    t1, nreaders
+2:  sd      s1, RD_ID(a0)       # what it wants now (it may have restarted)
+    sd      s4, RD_CAP(a0)
+    sd      s5, RD_RAW(a0)
+    RDSEAL  a0
+    call    edit
+    call    head_ready
+    beqz    a0, 5f
+    la      t0, readers
+    ld      t1, RD_ID(t0)
+    bne     t1, s1, 5f          # ready, but for an older reader
+    ld      t1, RD_RAW(t0)
+    bnez    t1, 3f
+    call    give_line
+    j       4f
+3:  call    give_raw
+4:  call    pop_reader
+    call    edit                # the next reader's line
+    li      a0, 0
+    call    notify_head
+    j       serve
+5:  li      a2, CONS_WAIT
+    mv      a0, s1
+    li      a1, 0
+    li      a6, 0
+    call    sys_reply
+    mv      a0, s1              # it knows it must wait; an older one may
+    call    notify_head         # be ready (not this caller: it just asked)
+    j       serve
+
+# give_line — reply to s1 with the finished line, after checking it against
+# its running sum; the line is then empty again.  Clobbers a0..a7, t0..t6, s6.
+give_line:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    GETC    s6, line_len
+    li      t0, CONS_LINE_MAX
+    bleu    s6, t0, 1f
+    unimp                       # a length no edit can make: stop
+1:  la      a0, line
+    mv      a1, s6
+    call    line_sum            # from the buffer, as the reader will
+    la      t0, line_run
+    lwu     t0, 0(t0)           # the sum kept while editing (mod 2^32)
+    beq     a0, t0, 2f
+    unimp                       # the line changed behind the editor: stop
+2:  mv      a4, a0
+    mv      a3, s6
+    mv      a0, s1
+    la      a1, line
+    mv      a6, s6
+    li      a2, CONS_OK
+    call    sys_reply           # the kernel copies min(length, its capacity)
+    li      t0, 0
+    PUTC    t0, line_len
+    PUTC    t0, line_done
+    la      t1, line_run
+    sd      zero, 0(t1)
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# give_raw — reply to s1 with the bytes typed, at most its buffer length
+# (readers[0].RD_CAP) and RAW_MAX.  Clobbers a0..a7, t0..t6.
+give_raw:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    la      t0, readers
+    ld      t5, RD_CAP(t0)
+    li      t1, RAW_MAX
+    bleu    t5, t1, 1f
+    mv      t5, t1
+1:  GETC    t3, rx_head
+    GETC    t4, rx_tail
+    li      a3, 0               # bytes taken
+    la      a5, raw_buf
+2:  beq     t3, t4, 3f
+    bgeu    a3, t5, 3f
+    andi    t1, t4, RX_RING - 1
+    la      a0, rx_ring
+    add     a0, a0, t1
+    lbu     a0, 0(a0)
+    add     t1, a5, a3
+    sb      a0, 0(t1)
+    addi    t4, t4, 1
+    addi    a3, a3, 1
+    j       2b
+3:  PUTC    t4, rx_tail
+    mv      a0, s1
+    mv      a1, a5
+    mv      a6, a3
+    li      a2, CONS_OK
+    li      a4, 0
+    call    sys_reply
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# find_reader(a0 = id) -> a0 = the entry of the reader with that task
+# index (whatever its generation), or 0.  Clobbers t0..t6.
+find_reader:
+    li      t1, ID_INDEX_MASK
+    and     t2, a0, t1
+    GETC    t0, nreaders
+    la      t3, readers
+1:  beqz    t0, 2f
+    RDCHK   t3
+    ld      t4, RD_ID(t3)
+    and     t4, t4, t1
+    beq     t4, t2, 3f
+    addi    t3, t3, RD_SIZE
+    addi    t0, t0, -1
+    j       1b
+2:  li      a0, 0
+    ret
+3:  mv      a0, t3
+    ret
+
+# head_ready -> a0 = 1 when readers[0] can be answered now (a finished
+# line for a READLINE, any byte for a READ), else 0.  Clobbers t0..t6.
+head_ready:
+    GETC    t0, nreaders
+    li      a0, 0
+    beqz    t0, 1f
+    la      t1, readers
+    RDCHK   t1
+    ld      t2, RD_RAW(t1)
+    bnez    t2, 2f
+    GETC    a0, line_done
+1:  ret
+2:  GETC    t3, rx_head
+    GETC    t4, rx_tail
+    sub     a0, t3, t4
+    snez    a0, a0
+    ret
+
+# notify_head(a0 = an id not to NOTIFY, or 0) — if readers[0]'s data is
+# ready and it has not been told, NOTIFY it (once).  A reader gone (dead
+# code) is dropped and the next one considered.  Clobbers a0..a7, t0..t6.
+notify_head:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    sd      s6, 8(sp)
+    mv      s6, a0
+1:  call    head_ready
+    beqz    a0, 2f
+    la      t0, readers
+    ld      a0, RD_ID(t0)
+    beq     a0, s6, 2f
+    ld      t1, RD_NOTED(t0)
+    bnez    t1, 2f
+    li      t1, 1
+    sd      t1, RD_NOTED(t0)
+    RDSEAL  t0
+    li      a1, READER_BIT
+    call    sys_notify
+    beqz    a0, 2f
+    call    pop_reader          # it is gone: the next reader's turn
+    call    edit
+    j       1b
+2:  ld      ra, 0(sp)
+    ld      s6, 8(sp)
+    addi    sp, sp, 16
+    ret
+
+# pop_reader — drop readers[0], shift the rest down.  Clobbers t0..t3, t6.
+pop_reader:
+    GETC    t1, nreaders
+    bnez    t1, 1f
+    unimp                       # no reader to drop: the state is wrong
+1:  addi    t1, t1, -1
+    PUTC    t1, nreaders
+    li      t0, RD_SIZE
+    mul     t1, t1, t0          # bytes to move
+    la      t2, readers
+2:  beqz    t1, 3f
+    lbu     t3, RD_SIZE(t2)
+    sb      t3, 0(t2)
+    addi    t2, t2, 1
+    addi    t1, t1, -1
+    j       2b
+3:  ret
+
 # rx_drain — move every received byte from the UART into the ring (bytes
-# beyond its capacity are dropped).  Clobbers t0..t4.
+# beyond its capacity are dropped).  Clobbers t0..t4, t6, a0.
 rx_drain:
-    la      t2, rx_head
-    ld      t3, 0(t2)           # head: next write
-    ld      t4, 8(t2)           # tail: next read
+    GETC    t3, rx_head         # next write
+    GETC    t4, rx_tail         # next read
 1:  lbu     t0, UART_LSR(s0)
     andi    t0, t0, LSR_DR
     beqz    t0, 3f
@@ -132,33 +415,36 @@ rx_drain:
     sb      t0, 0(a0)
     addi    t3, t3, 1
     j       1b
-3:  sd      t3, 0(t2)
+3:  PUTC    t3, rx_head
     ret
 
-# deliver — while a reader waits and typed bytes are there, edit the line;
-# a finished line goes to the first reader.  Clobbers a0..a7, t0..t6.
-deliver:
+# edit — while readers[0] is a READLINE whose line is not finished and
+# typed bytes wait, take them from the ring, edit the line and echo.
+# Stops at the end of a line (line_done = 1: it waits for that reader).
+# Clobbers a0..a7, t0..t6.
+edit:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-1:  la      t0, nreaders
-    ld      t0, 0(t0)
+1:  GETC    t0, nreaders
     beqz    t0, 9f
-    la      t2, rx_head
-    ld      t3, 0(t2)
-    ld      t4, 8(t2)
+    la      t1, readers
+    RDCHK   t1
+    ld      t0, RD_RAW(t1)
+    bnez    t0, 9f              # raw bytes are taken by give_raw
+    GETC    t0, line_done
+    bnez    t0, 9f
+    GETC    t3, rx_head
+    GETC    t4, rx_tail
     beq     t3, t4, 9f          # nothing typed
-    la      t0, readers
-    ld      t0, RD_RAW(t0)
-    bnez    t0, 7f              # the first reader wants raw bytes
     andi    t1, t4, RX_RING - 1
     la      a0, rx_ring
     add     a0, a0, t1
     lbu     a0, 0(a0)
     addi    t4, t4, 1
-    sd      t4, 8(t2)
-    la      t5, last_cr
-    ld      t6, 0(t5)
-    sd      zero, 0(t5)
+    PUTC    t4, rx_tail
+    GETC    a1, last_cr
+    li      t0, 0
+    PUTC    t0, last_cr
     li      t1, '\n'
     beq     a0, t1, 2f
     li      t1, '\r'
@@ -169,91 +455,51 @@ deliver:
     beq     a0, t1, 4f
     li      t1, ' '
     bltu    a0, t1, 1b          # other control characters are ignored
-    la      t2, line_len
-    ld      t3, 0(t2)
+    GETC    t3, line_len
     li      t1, CONS_LINE_MAX
     bgeu    t3, t1, 1b          # line full: ignore
     la      t1, line
     add     t1, t1, t3
     sb      a0, 0(t1)
     addi    t3, t3, 1
-    sd      t3, 0(t2)
+    PUTC    t3, line_len
+    mul     t1, a0, t3          # line_run += (index + 1) * byte + 1
+    addi    t1, t1, 1
+    la      t2, line_run
+    ld      t0, 0(t2)
+    add     t0, t0, t1
+    sd      t0, 0(t2)
     call    uart_putc           # echo
     j       1b
-2:  bnez    t6, 1b              # LF right after CR: already ended the line
+2:  bnez    a1, 1b              # LF right after CR: already ended the line
     j       5f
-3:  li      t1, 1
-    sd      t1, 0(t5)
+3:  li      t0, 1
+    PUTC    t0, last_cr
     j       5f
-4:  la      t2, line_len        # backspace
-    ld      t3, 0(t2)
+4:  GETC    t3, line_len        # backspace
     beqz    t3, 1b
+    la      t1, line
+    add     t1, t1, t3
+    lbu     t2, -1(t1)          # the erased byte, at index line_len - 1
+    mul     t2, t2, t3          # line_run -= its term
+    addi    t2, t2, 1
+    la      t1, line_run
+    ld      t0, 0(t1)
+    sub     t0, t0, t2
+    sd      t0, 0(t1)
     addi    t3, t3, -1
-    sd      t3, 0(t2)
+    PUTC    t3, line_len
     la      a0, erase
     li      a1, 3
     call    uart_write
     j       1b
-5:  li      a0, '\n'            # the line is done: echo, reply, next reader
+5:  li      a0, '\n'            # the line is done: echo; it waits for its reader
     call    uart_putc
-    la      t0, readers
-    ld      a0, RD_ID(t0)       # the first reader's id
-    la      a1, line
-    la      t2, line_len
-    ld      a6, 0(t2)
-    mv      a3, a6
-    li      a2, CONS_OK
-    sd      zero, 0(t2)
-    call    sys_reply           # the kernel copies min(length, its capacity)
-    call    pop_reader
-    j       1b
-7:  la      t0, readers         # raw: what is there, up to the capacity
-    ld      t5, RD_CAP(t0)
-    li      t1, RAW_MAX
-    bleu    t5, t1, 8f
-    mv      t5, t1
-8:  li      a3, 0               # bytes taken (t3 head, t4 tail)
-    la      t6, raw_buf
-10: beq     t3, t4, 11f
-    bgeu    a3, t5, 11f
-    andi    t1, t4, RX_RING - 1
-    la      a0, rx_ring
-    add     a0, a0, t1
-    lbu     a0, 0(a0)
-    add     t1, t6, a3
-    sb      a0, 0(t1)
-    addi    t4, t4, 1
-    addi    a3, a3, 1
-    j       10b
-11: sd      t4, 8(t2)
-    la      t0, readers
-    ld      a0, RD_ID(t0)
-    mv      a1, t6
-    mv      a6, a3
-    li      a2, CONS_OK
-    call    sys_reply
-    call    pop_reader
-    j       1b
+    li      t0, 1
+    PUTC    t0, line_done
 9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
-
-# pop_reader — drop readers[0], shift the rest down.  Clobbers t0..t3.
-pop_reader:
-    la      t0, nreaders
-    ld      t1, 0(t0)
-    addi    t1, t1, -1
-    sd      t1, 0(t0)
-    li      t0, RD_SIZE
-    mul     t1, t1, t0          # bytes to move
-    la      t2, readers
-1:  beqz    t1, 2f
-    lbu     t3, RD_SIZE(t2)
-    sb      t3, 0(t2)
-    addi    t2, t2, 1
-    addi    t1, t1, -1
-    j       1b
-2:  ret
 
 # uart_write(a0 = bytes, a1 = length) — polled output.  Clobbers a0..a2, t0..t1.
 uart_write:
@@ -293,13 +539,19 @@ uart_putc:
     .section .rodata
 erase: .ascii "\b \b"
 
+# Checked words (GETC/PUTC): the value, then its complement.
+    .data
+    .balign 8
+rx_head:   .dword 0, -1     # bytes ever put in the ring (next write)
+rx_tail:   .dword 0, -1     # bytes ever taken (next read)
+nreaders:  .dword 0, -1     # entries in `readers`
+line_len:  .dword 0, -1     # bytes in `line`
+line_done: .dword 0, -1     # 1: `line` is finished, for readers[0]
+last_cr:   .dword 0, -1     # 1: the last byte edited was CR
+line_run:  .dword 0         # line_sum of line[0..line_len), kept per byte
+
     .bss
     .balign 8
-rx_head:  .zero 8
-rx_tail:  .zero 8           # rx_head + 8: rx_drain and deliver rely on it
-last_cr:  .zero 8
-line_len: .zero 8
-nreaders: .zero 8
 readers:  .zero RD_SIZE * CONS_READERS
 raw_buf:  .zero RAW_MAX
 recv_buf: .zero RECV_BUF
