@@ -83,7 +83,7 @@ def idle_rate(manifest: Path, seconds: float, disk_dir: Path) -> dict[str, float
 
 def repair_time(disk_dir: Path) -> dict[str, float]:
     """Virtual ms from the console looping (its receive ring told it holds
-    2**40 bytes, then a key typed) to the supervisor's "hung" line and to
+    2**40 bytes, in both words of its checked pair, then a key typed) to the supervisor's "hung" line and to
     "restarted console"."""
     m = _booted(boot_cli.DEFAULT_MANIFEST, disk_dir)
     try:
@@ -91,7 +91,11 @@ def repair_time(disk_dir: Path) -> dict[str, float]:
         slot = Layout.TASKS_BASE + console * DEFAULT_SLOT
         head = m.symbols["rx_head"]
         assert slot <= head < slot + DEFAULT_SLOT  # physical = virtual for tasks
-        m.write_phys(head, (1 << 40).to_bytes(8, "little"))
+        # rx_head is a checked pair (console.S): the value, then its
+        # complement; a corruption of both words at once is what its
+        # self-check cannot see, and the editor loops.
+        bad = 1 << 40
+        m.write_phys(head, bad.to_bytes(8, "little") + (~bad % 2**64).to_bytes(8, "little"))
         start = m.clock()
         mark = len(m.uart_output)
         m.uart_feed(b"\n")
