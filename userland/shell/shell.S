@@ -7,14 +7,26 @@
 # storage server (lib/store.S) and the attack task (msg.inc ATK_*); each
 # peer id follows restarts (ipc_call).
 #
+# Typed lines are checked end to end.  The console sends each line with
+# its line sum (lib/sum.S); the shell checks it on receipt, and again in
+# the one pass over the line that computes a storage request's check word
+# (line_pass: each byte read once for both sums), so a line changed
+# anywhere between the keyboard and the request is never acted upon:
+# `error: line corrupted, type it again` (on receipt the console is
+# complained about: SUP_COMPLAIN).  lib/store.S then checks the request it
+# builds against that check word and every reply against the request;
+# `ok` is printed only for a PUT whose reply checked out.
+#
 # Register use in the command loop: s1 = line, s2 = line end, s3/s4 = the
 # command word (start, length), s5/s6 = the first argument, s7/s8 = the
 # rest of the line after it.
     .include "abi.inc"
     .include "manifest.inc"
     .include "msg.inc"
+    .include "../storage/proto.inc"
 
 .equ LINE_MAX, 200
+.equ STORE_STATUSES, 7          # store_names: STORE_OK .. STORE_CHANGED
 .equ VALUE_MAX, 256             # the storage protocol's longest value
 .equ LIST_MAX, 32 * 33          # every key of a full store and its NUL
 .equ TICKS_PER_SEC, 10000000    # timebase 10 MHz
@@ -37,6 +49,19 @@ prompt:
     bnez    a0, prompt          # console busy or gone: ask again
     la      s1, line
     add     s2, s1, a1
+    la      t0, line_rx_sum     # the console's sum, for line_pass
+    sw      a2, 0(t0)
+    mv      s3, a2
+    mv      a0, s1
+    call    line_sum
+    slli    t0, s3, 32
+    srli    t0, t0, 32
+    beq     a0, t0, 3f
+    li      a0, TASK_CONSOLE    # changed on its way from the console
+    call    complain
+    call    say_corrupted
+    j       prompt
+3:
     mv      a0, s1
     call    next_word
     mv      s3, a0
@@ -99,6 +124,77 @@ next_word:
 2:  sub     a1, a2, a0
     ld      ra, 0(sp)
     addi    sp, sp, 16
+    ret
+
+# complain(a0 = task index) — tell the supervisor that the task answered
+# wrongly (SUP_COMPLAIN: it is restarted as if it had faulted).
+complain:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    mv      a3, a0
+    la      a0, sup_id
+    li      a1, 0
+    li      a2, SUP_COMPLAIN
+    li      a6, 0
+    call    ipc_call
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+say_corrupted:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    la      a0, st_changed
+    call    out_str
+    call    out_nl
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# line_pass(a0 op, a1 value length) -> a0 = the check word (lib/check.S)
+# of the storage request op with the key s5/s6 and the value at s7 (a1
+# bytes), or 0 if the line [s1, s2) no longer has the console's sum.  One
+# pass: each byte of the line is read once and counted in the line's sum
+# and, when it is part of the key or the value, in the request's, so the
+# request's check word is of bytes whose line sum was just verified.
+# Leaf; clobbers t0..t5.
+line_pass:
+    sub     t0, s2, s1          # the line sum starts with the length,
+    add     t1, s6, a1          # the request's with klen + vlen
+    mv      t2, s1
+1:  bgeu    t2, s2, 4f
+    lbu     t3, 0(t2)
+    sub     t4, t2, s1          # the line's weight: position + 1
+    addi    t4, t4, 1
+    mul     t4, t4, t3
+    add     t0, t0, t4
+    sub     t4, t2, s5          # in the key: weight j + 1
+    bgeu    t4, s6, 2f
+    addi    t4, t4, 1
+    j       3f
+2:  sub     t4, t2, s7          # in the value: weight klen + j + 1
+    bgeu    t4, a1, 5f
+    add     t4, t4, s6
+    addi    t4, t4, 1
+3:  mul     t4, t4, t3
+    add     t1, t1, t4
+5:  addi    t2, t2, 1
+    j       1b
+4:  slli    t0, t0, 32          # mod 2^32
+    srli    t0, t0, 32
+    la      t4, line_rx_sum
+    lwu     t4, 0(t4)
+    bne     t0, t4, 6f
+    slli    t1, t1, 32
+    srli    t1, t1, 32
+    slli    t4, s6, 8           # the shape: op | klen << 8 | vlen << 16
+    or      t4, t4, a0
+    slli    t5, a1, 16
+    or      t4, t4, t5
+    slli    t4, t4, 32
+    or      a0, t4, t1
+    ret
+6:  li      a0, 0
     ret
 
 # ----- commands: each is called with the parsed line in s3..s8 -------------
@@ -363,9 +459,9 @@ cmd_attack:
 
 # report_store(a0 = storage status) — "ok" or the error's name.
 report_store:
-    li      t0, 5
+    li      t0, STORE_STATUSES
     bltu    a0, t0, 1f
-    li      a0, 5
+    li      a0, STORE_STATUSES
 1:  slli    a0, a0, 3
     la      t0, store_names
     add     a0, a0, t0
@@ -379,37 +475,58 @@ report_store:
     ret
 
 cmd_put:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    li      a0, STORE_OP_PUT
+    mv      a1, s8
+    call    line_pass
+    beqz    a0, 8f
+    mv      a4, a0
     mv      a0, s5
     mv      a1, s6
     mv      a2, s7
     mv      a3, s8
-    addi    sp, sp, -16
-    sd      ra, 0(sp)
-    call    store_put
+    call    store_put_checked
     call    report_store
-    ld      ra, 0(sp)
+    j       9f
+8:  call    say_corrupted
+9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
 
 cmd_del:
     addi    sp, sp, -16
     sd      ra, 0(sp)
+    li      a0, STORE_OP_DEL
+    li      a1, 0
+    call    line_pass
+    beqz    a0, 8f
+    mv      a4, a0
     mv      a0, s5
     mv      a1, s6
-    call    store_del
+    call    store_del_checked
     call    report_store
-    ld      ra, 0(sp)
+    j       9f
+8:  call    say_corrupted
+9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
 
 cmd_get:
     addi    sp, sp, -16
     sd      ra, 0(sp)
+    li      a0, STORE_OP_GET
+    li      a1, 0
+    call    line_pass
+    bnez    a0, 3f
+    call    say_corrupted
+    j       9f
+3:  mv      a4, a0
     mv      a0, s5
     mv      a1, s6
     la      a2, value
     li      a3, VALUE_MAX
-    call    store_get
+    call    store_get_checked
     beqz    a0, 1f
     call    report_store
     j       9f
@@ -487,8 +604,9 @@ state_names:                    # TaskState (kernel/ABI.md)
     .dword s_ready, s_send, s_reply, s_recv, s_notify, s_faulted, s_exited, s_stopped
 mode_names:                     # SUP_MODE_* (msg.inc)
     .dword s_ready, s_restarting, s_gaveup
-store_names:                    # the storage statuses, then any other
-    .dword st_ok, st_notfound, st_full, st_bad, st_io, st_other
+store_names:                    # the storage statuses (proto.inc), then any other
+    .dword st_ok, st_notfound, st_full, st_bad, st_io, st_badreply, st_changed
+    .dword st_other
 
 c_help:     .asciz "help"
 c_ps:       .asciz "ps"
@@ -523,6 +641,8 @@ st_notfound: .asciz "not found"
 st_full:    .asciz "error: store full"
 st_bad:     .asciz "error: bad request"
 st_io:      .asciz "error: I/O error"
+st_badreply: .asciz "error: storage answered wrongly (checked)"
+st_changed: .asciz "error: line corrupted, type it again"
 st_other:   .asciz "error: unknown status"
 
 banner:      .asciz "Septum shell. Type 'help' for the commands.\n"
@@ -561,6 +681,7 @@ m_kinds:     .asciz "attack KIND: kernel memory device peer buffers flood spin\n
 sup_id:    .word TASK_SUPERVISOR    # peer ids; ipc_call keeps them current
 attack_id: .word TASK_ATTACK
 self_id:   .word 0                  # our id, from _start
+line_rx_sum: .word 0                # the console's line sum of `line`
 
     .bss
 line:  .zero LINE_MAX
