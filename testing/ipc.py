@@ -16,10 +16,31 @@ the host runs the machine until then (virtual time only)::
 The default system (userland/system.toml) has the proxy as its last task,
 allowed to call the console and storage.  :func:`proxy_manifest` adds it to
 a copy of any other system's folder.
+
+Reading from the console.  The console answers every call at once: a
+CONS_READLINE or CONS_READ with nothing there for the caller returns
+``CONS_WAIT`` (``words[0]``), and the console remembers the proxy as a
+reader and NOTIFYs it (bit TASK_CONSOLE, which the proxy ignores) when its
+input is ready.  A host test therefore calls, types, waits for that
+notification and calls again::
+
+    r = ipc.call("console", CONS["CONS_READLINE"], buflen=64)   # words[0] == CONS_WAIT
+    console.send("hello\\r")
+    ipc.wait_notified()                                        # the console's bit
+    r = ipc.call("console", CONS["CONS_READLINE"], buflen=64)   # OK, data b"hello"
+
+or in one go, :meth:`Ipc.console_read` (call, and on ``CONS_WAIT`` wait and
+call again).  The console must be allowed to NOTIFY the proxy (its
+manifest ``notifies``; the default system's is), else the answer is
+``CONS_BAD_REQUEST``; a system whose shell is waiting at its prompt gives
+typed lines to the shell first (readers are served in the order they
+asked).  :data:`CONS` has the console protocol's numbers, read from
+userland/lib/msg.inc.
 """
 
 from __future__ import annotations
 
+import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +58,32 @@ from .system import BootedSystem
 PROXY_FILES = (DEFAULT_MANIFEST.parent / "hostlink" / "proxy.S",
                DEFAULT_MANIFEST.parent / "hostlink" / "hostlink.inc",
                DEFAULT_MANIFEST.parent / "lib" / "watch.S")
+#: userland/lib/msg.inc: the message protocols' numbers (read, not copied).
+MSG_INC = DEFAULT_MANIFEST.parent / "lib" / "msg.inc"
+
+
+def msg_constants(path: str | Path = MSG_INC, prefix: str = "") -> dict[str, int]:
+    """The ``.equ NAME, NUMBER`` lines of ``path`` whose name starts with
+    ``prefix`` (numbers only: lines with an expression are left out)."""
+    out = {}
+    for m in re.finditer(r"^\.equ\s+(\w+),\s*(0x[0-9a-fA-F]+|\d+)\s*(?:#.*)?$",
+                         Path(path).read_text(), re.M):
+        if m.group(1).startswith(prefix):
+            out[m.group(1)] = int(m.group(2), 0)
+    return out
+
+
+#: The console protocol (CONS_WRITE, CONS_READLINE, CONS_READ, CONS_OK,
+#: CONS_WAIT, ...), as msg.inc defines it.
+CONS = msg_constants(prefix="CONS_")
+
+def line_sum(data: bytes) -> int:
+    """userland/lib/sum.S's ``line_sum``: (length + the sum over i of
+    (i + 1) * data[i]) mod 2**32 -- the check a CONS_READLINE reply carries
+    in ``words[2]`` (a4)."""
+    return (len(data) + sum((i + 1) * b for i, b in enumerate(data))) % 2**32
+
+
 #: The proxy's task name (its source uses the generated ``PROXY_IRQ_HOSTLINK``).
 PROXY_NAME = "proxy"
 #: The device the proxy is granted, and the notification bit of its interrupt.
@@ -139,6 +186,39 @@ class Ipc:
     def proxy_denials(self) -> int:
         """Calls the kernel refused the proxy (its TCB's denial count, as ``ps`` shows)."""
         return self._tcb_u64(self.proxy, Tcb.DENIALS)
+
+    @property
+    def proxy_received(self) -> int:
+        """Messages and notifications the kernel has delivered to the proxy
+        (its TCB's RECEIVED count, 32 bits)."""
+        return int.from_bytes(self.m.read_phys(self.system.inject.tcb(self.proxy)
+                                               + Tcb.RECEIVED, 4), "little")
+
+    def wait_notified(self, timeout: float = 100) -> bool:
+        """Run the machine until the proxy receives a notification (its
+        RECEIVED count moves: the console's "your input is there", after a
+        ``CONS_WAIT``) or ``timeout`` virtual ms pass; True if it did."""
+        before = self.proxy_received
+        deadline = self.m.clock() + int(timeout * TICKS_PER_MS)
+        done = lambda: self.proxy_received != before or self.m.clock() >= deadline  # noqa: E731
+        while not done():
+            r = self.m.run(max_insns=MAX_CALL_INSNS, until=done)
+            if r.kind != "until":
+                raise IpcError(f"waiting for a notification: the machine stopped ({r})")
+        return self.proxy_received != before
+
+    def console_read(self, op: int = CONS["CONS_READLINE"], buflen: int = CONS["CONS_LINE_MAX"],
+                     timeout: float = 100) -> Reply:
+        """A READLINE (or ``op`` = READ) from the console as lib/cons.S makes
+        it: call; while the answer is ``CONS_WAIT``, wait for the console's
+        notification (at most ``timeout`` virtual ms each time) and call
+        again.  Returns the last reply (``CONS_WAIT`` if no input came)."""
+        r = self.call("console", op, buflen=buflen, timeout=timeout)
+        while r.ok and r.words[0] == CONS["CONS_WAIT"]:
+            if not self.wait_notified(timeout):
+                break
+            r = self.call("console", op, buflen=buflen, timeout=timeout)
+        return r
 
     @property
     def calls_served(self) -> int:

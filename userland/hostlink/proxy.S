@@ -17,6 +17,13 @@
 # It never touches the device before the interrupt says a request is
 # there: on a board without the device (real QEMU) it just sleeps.
 #
+# Any other notification bit is not a host-link interrupt and is ignored:
+# in particular the console's bit (TASK_CONSOLE), which the console posts
+# to a reader whose input has arrived.  A READLINE/READ the host makes
+# through us is answered at once, CONS_WAIT included, which goes to the
+# host like any status; the host waits (septum.testing.ipc: the proxy's
+# RECEIVED count moves when the console's bit arrives) and calls again.
+#
 # It links lib/watch.S (the supervisor's watchdog: pings are answered,
 # `crash proxy` faults) and nothing else of the userland library, so it
 # joins any manifest as the task named `proxy` with
@@ -45,7 +52,7 @@ wait:
     mv      a0, a1              # the pending bits: the watchdog's first
     call    watch_bits          # (lib/watch.S: pong, or fault on `crash`)
     andi    t0, a0, IRQ_BIT
-    beqz    t0, wait
+    beqz    t0, wait            # not the host link's (the console's, say)
     lw      t0, HOSTLINK_STATUS(s0)
     andi    t0, t0, STATUS_REQ_PENDING
     beqz    t0, ack             # withdrawn by the host meanwhile
