@@ -292,3 +292,22 @@ def test_a_flipped_line_never_reaches_the_shell(system, console, name, index):
     console.expect("ok", timeout=1000)  # typed again, it is stored
     console.sendline("get k")
     console.expect("typed", timeout=1000)
+
+
+def test_waiting_readers_pass_other_bits_to_watch_bits(system):
+    """lib/cons.S finds lib/watch.S's watch_bits through a weak reference:
+    in a task that links watch.S (attack) its wait hands other bits there;
+    in one that does not (the shell) the reference is 0 (bits dropped)."""
+    m = system.machine
+    with open(system.elf, "rb") as f:
+        syms = ELFFile(f).get_section_by_name(".symtab")
+
+        def of(task: str, name: str) -> list[int]:
+            base = Layout.TASKS_BASE + system.inject.index(task) * DEFAULT_SLOT
+            return [s["st_value"] for s in syms.get_symbol_by_name(name) or []
+                    if base <= s["st_value"] < base + DEFAULT_SLOT]
+
+        (hook,), (watch,) = of("attack", "cons_watch"), of("attack", "watch_bits")
+        assert u64(m, hook) == watch
+        (hook,) = of("shell", "cons_watch")
+        assert u64(m, hook) == 0 and of("shell", "watch_bits") == []
