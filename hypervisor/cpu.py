@@ -63,6 +63,11 @@ UNICORN_VERSION = "2.1.4"
 CTX_BADADDR = 584
 #: Byte offset of ``env->mip`` (32 bits) in the saved context (2.1.4).
 CTX_MIP = 672
+#: Byte offsets of ``env->priv`` and ``env->satp`` (64 bits each) in the
+#: saved context (2.1.4): the block clock (blockclock.py) reads them live to
+#: translate a block's address.  Checked at start-up by :meth:`Cpu._check_layout`.
+CTX_PRIV = 632
+CTX_SATP = 712
 
 #: mip bits only a device can set (not writable through any CSR write).
 MIP_DEVICE_BITS = int(Mip.MSIP | Mip.MTIP | Mip.MEIP)
@@ -221,6 +226,10 @@ class Cpu:
                                f"(Septum needs unicorn=={UNICORN_VERSION})")
         field, delta, env = found
         _ENV_HINT[:] = [(field, delta)]
+        #: Host address of the live ``CPURISCVState`` (QEMU's ``env``).
+        self.env = env
+        #: Host address of ``uc->emu_counter`` (see :attr:`counter`).
+        self.counter_addr = uc._uch.value + counter_offset()
         #: Live views of env->mip and env->badaddr (see env_locator).
         self._mip = ctypes.c_uint32.from_address(env + CTX_MIP)
         self._badaddr = ctypes.c_uint64.from_address(env + CTX_BADADDR)
@@ -350,6 +359,19 @@ class Cpu:
         if seen != int(Mip.SSIP | Mip.SEIP) or live != seen or self.mip_raw() != 0:
             raise MachineError("unicorn context layout changed: env->mip not at "
                                f"byte {CTX_MIP}")
+        priv = ctypes.c_uint64.from_address(self.env + CTX_PRIV)
+        satp = ctypes.c_uint64.from_address(self.env + CTX_SATP)
+        probe = (8 << 60) | 0x5E97
+        self.csr_write(CSR.SATP, probe)
+        ok = satp.value == probe
+        self.csr_write(CSR.SATP, 0)
+        ok = ok and satp.value == 0
+        for level in (Priv.S, Priv.U, Priv.M):
+            self.priv = level
+            ok = ok and priv.value == level
+        if not ok:
+            raise MachineError("unicorn context layout changed: env->priv/satp not at "
+                               f"bytes {CTX_PRIV}/{CTX_SATP}")
 
     # ----- state for snapshots ------------------------------------------------
 

@@ -61,6 +61,7 @@ finisher's fail code, HTIF's or semihosting's exit code, 0 for pass),
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 from dataclasses import dataclass, field
 from typing import Callable, Iterable, Protocol, Sequence
@@ -76,10 +77,15 @@ from unicorn import (
     UC_ERR_WRITE_UNMAPPED,
     UC_HOOK_CODE,
     UC_HOOK_INTR,
+    UC_HOOK_MEM_FETCH,
+    UC_HOOK_MEM_FETCH_PROT,
     UC_HOOK_MEM_FETCH_UNMAPPED,
     UC_HOOK_MEM_READ,
+    UC_HOOK_MEM_READ_AFTER,
+    UC_HOOK_MEM_READ_PROT,
     UC_HOOK_MEM_READ_UNMAPPED,
     UC_HOOK_MEM_WRITE,
+    UC_HOOK_MEM_WRITE_PROT,
     UC_HOOK_MEM_WRITE_UNMAPPED,
     UC_PROT_ALL,
     UC_PROT_EXEC,
@@ -90,7 +96,8 @@ from unicorn import riscv_const as rc
 from unicorn.unicorn_py3.unicorn import uclib
 
 from septum.hypervisor import memmap, sv39
-from septum.hypervisor.cpu import NO_UNTIL, Cpu, reg_id
+from septum.hypervisor.blockclock import BlockClock
+from septum.hypervisor.cpu import CTX_PRIV, CTX_SATP, NO_UNTIL, Cpu, reg_id
 from septum.hypervisor.devices.base import Device, DmaError, IrqLine
 from septum.hypervisor.devices.clint import Clint
 from septum.hypervisor.devices.finisher import (
@@ -119,6 +126,12 @@ INSNS_PER_TICK = 10
 STALL_LIMIT = 64
 #: Instructions per emu_start slice.
 SLICE_INSNS = 10_000
+#: A slice shorter than this runs in count mode even under the block clock
+#: (``step()``, small budgets): exact at once, no block bookkeeping.
+COUNT_MODE_BELOW = 64
+#: The run loop's clocks: the block clock (blockclock.py) or Unicorn's
+#: per-instruction count (``emu_start(count=N)``) for every slice.
+CLOCKS = ("block", "count")
 #: The virtio-mmio slot a ``disk`` is attached to: QEMU gives the first
 #: ``-device virtio-blk-device`` the highest slot (0x1000_8000).
 DISK_SLOT = memmap.VIRTIO_COUNT - 1
@@ -134,6 +147,11 @@ _ERR_ACCESS_CAUSE = {
 }
 
 PAGE = 0x1000
+#: Memory hook types (see Machine._watch_code_hooks).
+_MEM_HOOKS = (UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE | UC_HOOK_MEM_FETCH | UC_HOOK_MEM_READ_AFTER
+              | UC_HOOK_MEM_READ_UNMAPPED | UC_HOOK_MEM_WRITE_UNMAPPED
+              | UC_HOOK_MEM_FETCH_UNMAPPED | UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_WRITE_PROT
+              | UC_HOOK_MEM_FETCH_PROT)
 _HOOK_INTR_CFUNC = ctypes.CFUNCTYPE(None, ctypes.c_void_p, ctypes.c_uint32, ctypes.c_void_p)
 #: Start of the PLIC's per-context threshold and claim/complete registers.
 PLIC_CONTEXT_BASE = 0x200000
@@ -241,16 +259,27 @@ class Machine:
 
     def __init__(self, ram_size: int = memmap.DRAM_DEFAULT_SIZE, disk: str | None = None,
                  *, semihosting: bool = False, bootargs: str = "",
-                 disk_readonly: bool = False, slice_insns: int = SLICE_INSNS) -> None:
+                 disk_readonly: bool = False, slice_insns: int = SLICE_INSNS,
+                 clock: str = "block", clock_impl: str = "auto") -> None:
         if ram_size <= 0 or ram_size % PAGE or ram_size > (1 << 40):
             raise MachineError(f"invalid RAM size {ram_size:#x}: must be a positive "
                                "multiple of 4 KiB")
+        if clock not in CLOCKS:
+            raise MachineError(f"unknown clock {clock!r} (choose block or count)")
         self.ram_size = ram_size
         self.bootargs = bootargs
         self.slice_insns = slice_insns
+        #: ``"block"`` (the block clock) or ``"count"`` (count mode only).
+        self.clock_mode = clock
         self.cpu = Cpu()
         uc = self.cpu.uc
-        uc.mem_map(memmap.MROM_BASE, memmap.MROM_SIZE, UC_PROT_READ | UC_PROT_EXEC)
+        # The MROM is host memory the board owns, like RAM, so the block
+        # clock can read the reset stub's code without a call into Unicorn.
+        self._rom = mmap.mmap(-1, memmap.MROM_SIZE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS,
+                              prot=mmap.PROT_READ | mmap.PROT_WRITE)
+        self._rom_anchor = ctypes.c_char.from_buffer(self._rom)
+        rom_addr = ctypes.addressof(self._rom_anchor)
+        uc.mem_map_ptr(memmap.MROM_BASE, memmap.MROM_SIZE, UC_PROT_READ | UC_PROT_EXEC, rom_addr)
         #: Guest RAM: host memory this board owns (hypervisor/ram.py).
         self.ram = HostRam(ram_size)
         uc.mem_map_ptr(memmap.DRAM_BASE, ram_size, UC_PROT_ALL, self.ram.addr)
@@ -308,6 +337,35 @@ class Machine:
                 self._hook_error = exc
                 uc.emu_stop()
 
+        # The block clock's hook goes in first: it runs before every other
+        # block hook and keeps emu_counter right for them.
+        self.blockclock: BlockClock | None = None
+        if clock == "block":
+            self.blockclock = BlockClock(self, self.cpu.env, CTX_PRIV, CTX_SATP,
+                                         self.cpu.counter_addr, rom_addr, memmap.MROM_BASE,
+                                         memmap.MROM_SIZE, impl=clock_impl)
+        self._block_slice = False
+        self._count_next = False
+        #: The last slice ran in count mode (translated code counts).
+        self._tb_counted = False
+        blockclock = self.blockclock
+        if blockclock is not None:
+            retire_at = blockclock.retire_at
+            read = self.cpu.read
+            pc_id = rc.UC_RISCV_REG_PC
+
+            def on_intr(handle: int, intno: int, user: object) -> None:
+                try:
+                    if self._block_slice:
+                        # The trapping instruction retires; the rest of its
+                        # block, counted on entry, does not run.  Unicorn
+                        # reports a synchronous exception with pc + 4 (trap.py).
+                        retire_at(read(pc_id) - 4, 1)
+                    hook_intr(uc, intno, None)
+                except BaseException as exc:  # a host bug: stop, re-raise after the slice
+                    self._hook_error = exc
+                    uc.emu_stop()
+
         self._intr_cb = _HOOK_INTR_CFUNC(on_intr)
         hh = ctypes.c_size_t()
         if uclib.uc_hook_add(uc._uch, ctypes.byref(hh), UC_HOOK_INTR,
@@ -330,9 +388,81 @@ class Machine:
         self._bp_hooks: dict[int, int] = {}
         self._bp_hit: int | None = None
         self._bp_skip: int | None = None
+        self._watch_code_hooks(uc)
         self.regs = Regs(self.cpu)
         self.entry: int | None = None
         self.symbols: dict[str, int] = {}
+
+    def _watch_code_hooks(self, uc: object) -> None:
+        """Note the hooks that need count mode while they are installed:
+
+        * a ``UC_HOOK_CODE`` hook on all addresses (a detailed tracer, a
+          test's per-instruction observer) reads Unicorn's per-instruction
+          counter, which only count mode keeps;
+        * a memory hook (a GDB watchpoint) that stops emulation leaves the
+          PC where Unicorn last wrote it -- before every instruction in
+          count mode, once per block under the block clock -- so the run
+          would resume at the wrong instruction.
+
+        Code hooks on single addresses (breakpoints) work with the block
+        clock.  The machine's own hooks are installed before this."""
+        self._global_code_hooks: set[int] = set()
+        add, delete = uc.hook_add, uc.hook_del  # type: ignore[attr-defined]
+        hooks = self._global_code_hooks
+
+        def hook_add(htype: int, callback: Callable[..., object], user_data: object = None,
+                     begin: int = 1, end: int = 0, *aux: int) -> int:
+            handle = add(htype, callback, user_data, begin, end, *aux)
+            if (htype & UC_HOOK_CODE and begin > end) or htype & _MEM_HOOKS:
+                hooks.add(handle)
+            return handle
+
+        def hook_del(handle: int) -> None:
+            hooks.discard(handle)
+            delete(handle)
+
+        uc.hook_add = hook_add  # type: ignore[attr-defined]
+        uc.hook_del = hook_del  # type: ignore[attr-defined]
+
+    def _clock_alone(self) -> bool:
+        """True when no other ``UC_HOOK_BLOCK`` hook is installed (the
+        tracer's, coverage's: trace.add_block_hook keeps them in
+        ``_raw_block_hooks``).  With two block hooks or more Unicorn
+        dispatches through a helper that calls none of them for a block
+        whose first instruction is illegal (measured), so a tracer beside
+        the block clock would lose those blocks: while another block hook
+        exists the block clock takes its own hook out and slices run in
+        count mode, exactly as they did before the block clock."""
+        clock = self.blockclock
+        if clock is None:
+            return False
+        if self.__dict__.get("_raw_block_hooks"):
+            if clock.handle is not None:
+                clock.detach()
+                self.cpu.uc.ctl_flush_tb()
+            return False
+        if clock.handle is None:
+            clock.attach()
+            self.cpu.uc.ctl_flush_tb()
+        return True
+
+    def _observed(self) -> bool:
+        """True while a device reports its accesses (the peripheral access
+        log, mmiolog.py): the log reads the PC of the accessing instruction,
+        which Unicorn keeps exact inside MMIO callbacks only in count mode
+        (its counting helper writes the PC before every instruction; the
+        block clock's hook writes it once per block)."""
+        for dev in self.devices:
+            if dev.observer is not None:
+                return True
+        return False
+
+    @property
+    def clock_impl(self) -> str:
+        """Which clock counts instructions: ``"native"`` (the compiled block
+        clock), ``"python"`` (its ctypes fallback, slower) or ``"count"``
+        (``Machine(clock="count")``: Unicorn's per-instruction count)."""
+        return "count" if self.blockclock is None else self.blockclock.impl
 
     # ----- devices and memory -------------------------------------------------
 
@@ -461,11 +591,17 @@ class Machine:
     # ----- time -------------------------------------------------------------------
 
     def clock(self) -> int:
-        """Virtual time in mtime ticks since power-on (exact inside a slice)."""
+        """Virtual time in mtime ticks since power-on.  Inside a slice (a
+        device read of ``mtime``): under the block clock, the time at the
+        end of the current translated block; in count mode, the time of
+        the instruction that performs the read."""
         if self._in_slice:
-            done = self.cpu.counter
-            if done > self._slice_n:
-                done = self._slice_n
+            if self._block_slice:
+                done = self.blockclock.state.done  # type: ignore[union-attr]
+            else:
+                done = self.cpu.counter
+                if done > self._slice_n:
+                    done = self._slice_n
             return self._ticks + (self._frac + done) // INSNS_PER_TICK
         return self._ticks
 
@@ -533,6 +669,10 @@ class Machine:
         if new & ~old:
             if self._in_slice:
                 self._mip_dirty = True
+                if self._block_slice:
+                    # The block clock ends the slice before the next block
+                    # (stopping inside this MMIO access would run it again).
+                    self.blockclock.state.irq_stop = 1  # type: ignore[union-attr]
             else:
                 self.cpu.set_mip_bits(new, _DEVICE_MIP_MASK)
 
@@ -567,7 +707,14 @@ class Machine:
         # again when the slice resumes, so a value the finisher ignores
         # (QEMU ignores it too) must let the guest carry on.
         if addr == memmap.TEST_BASE and size >= 2 and (value & 0xFFFF) in _FINISHER_COMMANDS:
-            uc.emu_stop()
+            if self._block_slice:
+                # A stop from a memory hook leaves the PC where Unicorn last
+                # wrote it: the block's start under the block clock (count
+                # mode writes it before every instruction).  End the slice
+                # before the next block instead; the store completes.
+                self.blockclock.state.irq_stop = 1  # type: ignore[union-attr]
+            else:
+                uc.emu_stop()
 
     def _hook_unmapped(self, uc: object, access: int, addr: int, size: int,
                        value: int, user: object) -> bool:
@@ -623,6 +770,10 @@ class Machine:
         self._bp_hit = None
         uc = self.cpu.uc
         cpu = self.cpu
+        clock = self.blockclock
+        st = clock.state if clock is not None else None
+        hooks = self._global_code_hooks
+        self._count_next = False
         stalled = 0
         while True:
             if self._finish is not None:
@@ -631,36 +782,78 @@ class Machine:
                 self._mip_dirty = False
                 cpu.set_mip_bits(self._mip_dev, _DEVICE_MIP_MASK)
             n = self.slice_insns
+            exact = False
             if end is not None:
-                n = min(n, end - self.instret)
-                if n <= 0:
+                left = end - self.instret
+                if left <= 0:
                     return StopReason("budget", message=f"{max_insns} instructions",
                                       pc=cpu.pc)
+                if left <= n:
+                    n, exact = left, True
             ev = self._next_event()
             if ev is not None:
                 due = (ev - self._ticks) * INSNS_PER_TICK - self._frac
                 if due < n:
-                    n = max(due, 1)
+                    n, exact = max(due, 1), True
+            # (_clock_alone first: it also takes the hook out when needed.)
+            block = (st is not None and self._clock_alone() and not self._count_next
+                     and n >= COUNT_MODE_BELOW and not hooks and not self._observed())
+            self._count_next = False
             self._slice_n = n
             self.trap.slice_traps = 0
             self.trap.trap_limit = n + 64
+            self._block_slice = block
+            if block:
+                clock.begin(n, exact)  # type: ignore[union-attr]
+            elif st is not None:
+                clock.begin_count()  # type: ignore[union-attr]
+                if not self._tb_counted:
+                    # Blocks translated for a count=0 slice lack Unicorn's
+                    # counting hook (it is added, but nothing retranslates
+                    # them): drop them.  Back in block mode Unicorn drops
+                    # them itself when it removes the hook.
+                    uc.ctl_flush_tb()
+            self._tb_counted = not block
             self._in_slice = True
             err = None
             try:
-                uc.emu_start(cpu.pc, NO_UNTIL, 0, n)
+                uc.emu_start(cpu.pc, NO_UNTIL, 0, 0 if block else n)
             except UcError as exc:
                 err = exc
             finally:
                 self._in_slice = False
+                self._block_slice = False
             if self._hook_error is not None:
                 exc, self._hook_error = self._hook_error, None
                 raise exc
-            c = cpu.counter
-            executed = n if c > n else c
-            if self._bp_hit is not None and c <= n:
-                # The counter saw the breakpoint's instruction, which the
-                # breakpoint hook stopped before it ran.
-                executed -= 1
+            if block:
+                early = not st.stopped  # type: ignore[union-attr]
+                if early and st.block_size:  # type: ignore[union-attr]
+                    # The slice ended inside the last block entered: take
+                    # back its instructions that did not run.  A fault or a
+                    # stop from a memory hook leaves the PC on an
+                    # instruction that began (count mode counts it); a
+                    # breakpoint stops before its instruction; wfi halts
+                    # with the PC after itself.
+                    pc = cpu.pc
+                    if err is not None:
+                        clock.retire_at(pc, 1)  # type: ignore[union-attr]
+                    elif self._bp_hit is not None:
+                        clock.retire_at(pc, 0)  # type: ignore[union-attr]
+                    elif st.block_pc < pc < st.block_pc + st.block_size:  # type: ignore
+                        clock.retire_at(pc, 0 if self.in_wfi else 1)  # type: ignore
+                executed = st.done  # type: ignore[union-attr]
+                if not early and exact and executed < n:
+                    # Stopped short of an exact end: finish it counted.
+                    self._count_next = True
+            else:
+                c = cpu.counter
+                executed = n if c > n else c
+                if self._bp_hit is not None and c <= n:
+                    # The counter saw the breakpoint's instruction, which the
+                    # breakpoint hook stopped before it ran.
+                    executed -= 1
+                early = c <= n and c == executed
             self._account(executed)
             self._advance_devices()
             if self.htif is not None:
@@ -681,7 +874,7 @@ class Machine:
                 # Stopped by the hook before the breakpoint's instruction ran.
                 return StopReason("breakpoint", pc=self._bp_hit,
                                   message=f"breakpoint at {self._bp_hit:#x}")
-            elif c <= n and self._finish is None and c == executed and self.in_wfi:
+            elif early and self._finish is None and self.in_wfi:
                 stop = self._wait()
                 if stop is not None:
                     return stop

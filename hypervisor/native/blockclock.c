@@ -1,0 +1,190 @@
+/*
+ * Septum's block clock: a UC_HOOK_BLOCK callback that counts the
+ * instructions of every translated block the hart enters.
+ *
+ * Unicorn 2.1.4 has no icount; its exact count (emu_start's count=) is a
+ * helper call before every instruction.  This callback runs once per block
+ * instead: it finds the block's bytes in host memory (guest RAM and the MROM
+ * are host buffers the board owns), translating the block's virtual address
+ * with the hart's current privilege and satp (Sv39/48/57, superpages
+ * included) read straight from QEMU's CPURISCVState, and counts its
+ * instructions from their lengths (RVC: low two bits != 3 -> 2 bytes).
+ *
+ * The rule that keeps a slice within its budget: a block that would carry
+ * `done` past `limit` stops emulation (uc_emu_stop from a block callback
+ * stops *before* the block runs) and is not counted.  While `done` is 0 the
+ * first block always runs, unless `strict` is set (a slice whose end must
+ * be exact then stops at once and the caller finishes it in count mode).
+ *
+ * The struct is shared with Python (hypervisor/blockclock.py mirrors it
+ * field for field as a ctypes.Structure); the same arithmetic exists there
+ * in Python for machines without a C compiler.
+ *
+ * No Python.h: the object is a plain shared library loaded with ctypes.
+ */
+
+#include <stdint.h>
+#include <string.h>
+
+#define SEPTUM_PAGE 4096ULL
+#define PRIV_M 3ULL
+#define SATP_MODE_SHIFT 60
+#define SATP_PPN_MASK ((1ULL << 44) - 1)
+#define PTE_V 1ULL
+#define PTE_R 2ULL
+#define PTE_X 8ULL
+#define PTE_PPN_SHIFT 10
+#define PTE_PPN_MASK ((1ULL << 44) - 1)
+
+struct septum_blockclock {
+    uint64_t done;        /* instructions of the blocks entered this slice */
+    uint64_t limit;       /* the slice's budget */
+    uint64_t block_pc;    /* the current block: virtual start ... */
+    uint64_t block_n;     /* ... instructions counted for it ... */
+    uint64_t block_size;  /* ... and bytes (0: no open block) */
+    uint64_t stopped;     /* 1: this clock stopped the slice */
+    uint64_t strict;      /* stop before any block that overshoots, done == 0 too */
+    uint64_t irq_stop;    /* stop before the next block (a device raised a line) */
+    uint64_t blocks;      /* statistics: blocks counted */
+    uint64_t fallbacks;   /* statistics: blocks counted by the fallback */
+    uint64_t *counter;    /* uc->emu_counter, mirrored for other block hooks */
+    const uint8_t *env;   /* QEMU's CPURISCVState */
+    uint64_t off_priv;    /* byte offsets of env->priv and env->satp */
+    uint64_t off_satp;
+    const uint8_t *ram;   /* guest RAM in host memory */
+    uint64_t ram_base;
+    uint64_t ram_size;
+    const uint8_t *rom;   /* the MROM in host memory */
+    uint64_t rom_base;
+    uint64_t rom_size;
+    const uint8_t *block_host;  /* host bytes of the current block, or NULL */
+    int (*stop)(void *uc);      /* uc_emu_stop */
+    /* Counts a block whose bytes are not in RAM/ROM (Python). */
+    uint64_t (*fallback)(uint64_t pc, uint64_t size);
+};
+
+static const uint8_t *host_of(const struct septum_blockclock *c, uint64_t pa, uint64_t n)
+{
+    uint64_t off = pa - c->ram_base;
+    if (pa >= c->ram_base && off < c->ram_size && n <= c->ram_size - off)
+        return c->ram + off;
+    off = pa - c->rom_base;
+    if (c->rom && pa >= c->rom_base && off < c->rom_size && n <= c->rom_size - off)
+        return c->rom + off;
+    return NULL;
+}
+
+/* Physical address of an instruction fetch from va at the current level;
+   0 when it cannot be walked over host memory. */
+static int translate(const struct septum_blockclock *c, uint64_t va, uint64_t *pa)
+{
+    uint64_t priv, satp, mode, a;
+    int levels, i;
+    memcpy(&priv, c->env + c->off_priv, 8);
+    memcpy(&satp, c->env + c->off_satp, 8);
+    mode = satp >> SATP_MODE_SHIFT;
+    if (priv == PRIV_M || mode == 0) {
+        *pa = va;
+        return 1;
+    }
+    if (mode < 8 || mode > 10)
+        return 0;
+    levels = (int)mode - 5; /* Sv39: 3, Sv48: 4, Sv57: 5 */
+    a = (satp & SATP_PPN_MASK) << 12;
+    for (i = levels - 1; i >= 0; i--) {
+        uint64_t idx = (va >> (12 + 9 * i)) & 511, pte;
+        const uint8_t *h = host_of(c, a + idx * 8, 8);
+        if (!h)
+            return 0;
+        memcpy(&pte, h, 8);
+        if (!(pte & PTE_V))
+            return 0;
+        if (pte & (PTE_R | PTE_X)) {
+            uint64_t mask = (1ULL << (12 + 9 * i)) - 1;
+            *pa = ((((pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK) << 12) & ~mask) | (va & mask);
+            return 1;
+        }
+        a = ((pte >> PTE_PPN_SHIFT) & PTE_PPN_MASK) << 12;
+    }
+    return 0;
+}
+
+/* Instructions starting in the first `len` bytes at host `p`. */
+static uint64_t count_insns(const uint8_t *p, uint64_t len)
+{
+    uint64_t off = 0, n = 0;
+    while (off < len) {
+        off += ((p[off] & 3) == 3) ? 4 : 2;
+        n++;
+    }
+    return n;
+}
+
+/* Host bytes of the block at virtual pc (size bytes), or NULL.  Every
+   instruction of a block starts on the block's first page (QEMU ends a
+   block at the page end; only the last instruction may straddle it), so
+   the first page's part is all the decoder reads. */
+static const uint8_t *block_bytes(const struct septum_blockclock *c, uint64_t pc, uint64_t size,
+                                  uint64_t *span)
+{
+    uint64_t pa, room = SEPTUM_PAGE - (pc & (SEPTUM_PAGE - 1));
+    if (!translate(c, pc, &pa))
+        return NULL;
+    *span = size < room ? size : room;
+    return host_of(c, pa, *span);
+}
+
+void septum_blockclock_hook(void *uc, uint64_t pc, uint32_t size, void *user)
+{
+    struct septum_blockclock *c = user;
+    uint64_t n, span = 0;
+    const uint8_t *p = block_bytes(c, pc, size, &span);
+    if (p) {
+        n = count_insns(p, span);
+    } else {
+        n = c->fallback(pc, size);
+        c->fallbacks++;
+        p = NULL;
+    }
+    if (c->irq_stop || (c->done + n > c->limit && (c->done > 0 || c->strict))) {
+        c->stopped = 1;
+        c->block_size = 0;
+        c->stop(uc);
+        return;
+    }
+    if (c->counter)
+        *c->counter = c->done; /* instructions begun before this block */
+    c->done += n;
+    c->block_pc = pc;
+    c->block_n = n;
+    c->block_size = size;
+    c->block_host = p;
+    c->blocks++;
+}
+
+/* Execution left the current block at pc, inside it: count the block's
+   instructions before pc plus `extra` (1 when the instruction at pc counts
+   as retired: a trap's), not the rest, and close the block.  Returns 0,
+   changing nothing, when pc is not inside the open block. */
+int septum_blockclock_retire(struct septum_blockclock *c, uint64_t pc, uint64_t extra)
+{
+    uint64_t k;
+    if (!c->block_size || pc < c->block_pc || pc >= c->block_pc + c->block_size
+        || !c->block_host)
+        return 0;
+    k = count_insns(c->block_host, pc - c->block_pc);
+    c->done = c->done - c->block_n + k + extra;
+    c->block_size = 0;
+    if (c->counter)
+        *c->counter = c->done;
+    return 1;
+}
+
+/* How many instructions start in the block [pc, pc+size) as this clock
+   counts them; -1 when its bytes are not in host memory. */
+int64_t septum_blockclock_count(const struct septum_blockclock *c, uint64_t pc, uint64_t size)
+{
+    uint64_t span = 0;
+    const uint8_t *p = block_bytes(c, pc, size, &span);
+    return p ? (int64_t)count_insns(p, span) : -1;
+}
