@@ -26,6 +26,8 @@ import re
 
 import pytest
 from elftools.elf.elffile import ELFFile
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from septum.tests.userland.storage_rig import (BAD_REQUEST, GET, LIST, NOT_FOUND, OK, PUT,
                                                STORAGE, read_equs)
@@ -219,3 +221,18 @@ def test_check_words_match_the_model_and_a_wrong_one_stops_storage(ipc):
     r = ipc.call("storage", GET, len(key), 0, check_word(GET, key), data=key, buflen=64,
                  timeout=300)
     assert r.words[:2] == (OK, len(value)) and r.data[:len(value)] == value
+
+
+@settings(max_examples=10, derandomize=True, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(key=st.binary(min_size=1, max_size=32), value=st.binary(max_size=256))
+def test_the_guests_check_words_are_the_definitions(ipc, key, value):
+    # Every length up to the protocol's limits, every byte value: the
+    # server's echo of a PUT and its record check word in a GET reply are
+    # proto.inc's definition, computed in Python.
+    ipc.system.restore()
+    c = check_word(PUT, key, value)
+    r = ipc.call("storage", PUT, len(key), len(value), c, data=key + value)
+    assert r.words[0] == OK and r.words[2] == c
+    r = ipc.call("storage", GET, len(key), 0, check_word(GET, key), data=key, buflen=300)
+    assert r.words[:3] == (OK, len(value), c) and r.data[:len(value)] == value
