@@ -28,6 +28,14 @@ RESERVED_BITS = (PING_BIT, CRASH_BIT)
 HEARTBEAT = 500_000
 #: Heartbeats in a row a runnable task may miss before it counts as hung.
 MISSES = 2
+#: Messages a watched task may receive beyond those it sends within one
+#: heartbeat before it counts as an interrupt storm.  Measured excess per
+#: heartbeat (received - sent): idle 0, typing long lines 0 (the UART's
+#: FIFO gathers bytes), the attack flood 1, a burst of puts 8 (storage's
+#: disk interrupts), host-link calls 7 (the proxy); a 115200-baud line
+#: delivering one byte an interrupt would make 576.  The console storm of
+#: campaign fault 1914 makes ~4,000-8,000.
+STORM = 1_000
 #: The library file (userland/lib/) that answers the ping and crash bits:
 #: ``crash TASK`` posts the crash bit only to tasks that link it.
 LIB_FILE = "watch.S"

@@ -62,7 +62,12 @@
 .equ TR_SEEN_ID, 80             # its id,
 .equ TR_SEEN_IPC, 88            # its IPC counts,
 .equ TR_SEEN_WAIT, 96           # whom it waits on (SEND_WAIT, REPLY_WAIT)
-.equ TR_SIZE, 104
+.equ TR_CALL_ON, 104            # 1 + the task its CALL waited on at the last
+                                # heartbeat, 0 = none
+.equ TR_CALL_IPC, 112           # its IPC counts then (the same call: unchanged)
+.equ TR_CALL_BEATS, 120         # heartbeats in a row seen waiting on that call
+.equ TR_BEAT_IPC, 128           # its IPC counts at the last heartbeat (storms)
+.equ TR_SIZE, 136
 
     .text
     .globl _start
@@ -120,6 +125,8 @@ message:
     beq     a2, t0, op_reboot
     li      t0, SUP_POWEROFF
     beq     a2, t0, op_poweroff
+    li      t0, SUP_COMPLAIN
+    beq     a2, t0, op_complain
 bad_request:
     li      a2, SUP_BAD_REQUEST
 reply_plain:
@@ -250,6 +257,46 @@ op_crash:
     li      a6, 0
     call    sys_reply
     j       serve
+
+# COMPLAIN a3 = index: a client got a wrong answer from that task (MINIX 3's
+# reincarnation server also acts on other components' reports).  It is
+# failed as a hung task is: stopped now, then the back-off, restart or
+# give-up.  One already restarting, given up on, or stopped (the fault
+# path has it) is left as it is.  Either way the answer is SUP_OK.  Only
+# tasks the manifest lets call us get here: no new authority (they could
+# already SUP_RESTART).
+op_complain:
+    li      t0, TASKS_TOTAL
+    bgeu    a3, t0, bad_request
+    beq     a3, s11, bad_request        # not ourselves (index 0 = our id)
+    mv      s2, a3
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 1f              # restarting or given up: nothing more
+    mv      a0, s2
+    call    sys_task_status
+    andi    a1, a1, STATUS_STATE_MASK
+    li      t0, TS_FAULTED
+    bgeu    a1, t0, 1f          # stopped: the fault path has it
+    mv      a0, s2
+    call    sys_task_stop
+    la      a0, m_sup           # supervisor: <task> faulted: cause=complaint from <caller>
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_complaint
+    call    out_str
+    slli    a0, s1, 48          # the caller's index
+    srli    a0, a0, 48
+    call    task_name
+    call    out_str
+    call    out_nl
+    call    fail_task
+1:  li      a2, SUP_OK
+    j       reply_plain
 
 op_reboot:
     la      a0, m_reboot
@@ -547,6 +594,160 @@ heartbeat:
     call    fail_task
 10: addi    s2, s2, 1
     j       8b
+9:  call    check_storms
+    call    check_calls
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# check_storms — the interrupt-storm rule, at each heartbeat after the
+# states are read: a watched task that is up and received more than
+# WATCH_STORM messages beyond those it sent since the last heartbeat is
+# failed (a level-triggered interrupt it never clears: every turn of its
+# RECV -> IRQ_ACK loop is a delivered notification, so its IPC counters
+# move and it answers pings; a server that answers what it receives is
+# near RECEIVED = SENT, only its interrupts and timers count more).
+# Every task's counts are kept for the next heartbeat.  Clobbers s2..s8.
+check_storms:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    li      s2, 0
+1:  li      t0, TASKS_TOTAL
+    bgeu    s2, t0, 9f
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_BEAT_IPC(s6)
+    ld      t1, TR_SEEN_IPC(s6)
+    sd      t1, TR_BEAT_IPC(s6)
+    li      t2, WATCHED_TASKS
+    srl     t2, t2, s2
+    andi    t2, t2, 1
+    beqz    t2, 8f
+    ld      t2, TR_MODE(s6)
+    bnez    t2, 8f              # not up: the restart path has it
+    ld      t2, TR_SEEN_STATE(s6)
+    li      t3, TS_FAULTED
+    bgeu    t2, t3, 8f          # stopped: the fault path has it
+    srli    t2, t1, 32          # received since (bits 63:32, modulo 2**32)
+    srli    t3, t0, 32
+    subw    t2, t2, t3
+    slli    t2, t2, 32
+    srli    t2, t2, 32
+    subw    t3, t1, t0          # sent since (bits 31:0, modulo 2**32)
+    slli    t3, t3, 32
+    srli    t3, t3, 32
+    sub     s3, t2, t3          # received beyond sent
+    li      t4, WATCH_STORM
+    ble     s3, t4, 8f
+    mv      a0, s2              # stop it now, then as a hung task
+    call    sys_task_stop
+    la      a0, m_sup           # supervisor: <task> faulted: cause=storm (<n> notifications in a heartbeat)
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_storm
+    call    out_str
+    mv      a0, s3
+    call    out_dec
+    la      a0, m_storm2
+    call    out_str
+    call    out_nl
+    call    fail_task
+8:  addi    s2, s2, 1
+    j       1b
+9:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# check_calls — the unanswered-call rule, after check_storms: a task T
+# seen in SEND_WAIT or REPLY_WAIT on the same watched server S, with its
+# own IPC counts unchanged (the same call), at WATCH_MISSES heartbeats in
+# a row blames S: every server answers every call promptly (the console's
+# READLINE answers CONS_WAIT and notifies later), so a call left
+# unanswered that long is a server deaf to it.  Not blamed: the supervisor
+# (its answers wait for nothing but us), a task not watched, one not up
+# or stopped (the restart or fault path has it), and a server that is
+# itself in a CALL (the end of the chain is blamed through its own wait).
+# S is then failed as a hung task is.  Clobbers s2..s10.
+check_calls:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    li      s2, 0
+1:  li      t0, TASKS_TOTAL
+    bgeu    s2, t0, 9f
+    beq     s2, s11, 8f         # ourselves (index 0 = our id)
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_SEEN_STATE(s6)
+    addi    t0, t0, -TS_SEND_WAIT
+    li      t1, TS_REPLY_WAIT - TS_SEND_WAIT
+    bgtu    t0, t1, 7f          # in no CALL
+    ld      s4, TR_SEEN_WAIT(s6)
+    addi    s4, s4, 1           # 1 + the server
+    ld      s5, TR_SEEN_IPC(s6)
+    ld      t0, TR_CALL_ON(s6)
+    bne     t0, s4, 6f
+    ld      t0, TR_CALL_IPC(s6)
+    bne     t0, s5, 6f
+    ld      t0, TR_CALL_BEATS(s6)   # the same call as at the last heartbeat
+    addi    t0, t0, 1
+    j       5f
+6:  sd      s4, TR_CALL_ON(s6)  # a call not seen before
+    sd      s5, TR_CALL_IPC(s6)
+    li      t0, 1
+5:  sd      t0, TR_CALL_BEATS(s6)
+    li      t1, WATCH_MISSES
+    bltu    t0, t1, 8f
+    addi    s4, s4, -1          # the server: may it be blamed?
+    beq     s4, s11, 8f
+    li      t0, WATCHED_TASKS
+    srl     t0, t0, s4
+    andi    t0, t0, 1
+    beqz    t0, 8f
+    mv      a0, s4
+    call    record
+    mv      s9, a0
+    ld      t0, TR_MODE(s9)
+    bnez    t0, 8f              # restarting or given up
+    ld      t0, TR_SEEN_STATE(s9)
+    li      t1, TS_FAULTED
+    bgeu    t0, t1, 8f          # stopped: the fault path has it
+    addi    t0, t0, -TS_SEND_WAIT
+    li      t1, TS_REPLY_WAIT - TS_SEND_WAIT
+    bleu    t0, t1, 8f          # in a CALL itself: the chain goes on
+    mv      s10, s2             # T
+    mv      s3, s6              # T's record
+    mv      s2, s4              # from here on: S, as fail_task wants it
+    mv      s6, s9
+    mv      a0, s2              # stop it now, then as a hung task
+    call    sys_task_stop
+    la      a0, m_sup           # supervisor: <S> faulted: cause=unanswered (<T> waited <n> heartbeats)
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_unanswered
+    call    out_str
+    mv      a0, s10
+    call    task_name
+    call    out_str
+    la      a0, m_waited
+    call    out_str
+    ld      a0, TR_CALL_BEATS(s3)
+    call    out_dec
+    la      a0, m_hung2
+    call    out_str
+    call    out_nl
+    call    fail_task
+    mv      s2, s10             # back to T, whose call got the dead code
+    mv      s6, s3
+7:  sd      zero, TR_CALL_ON(s6)
+    sd      zero, TR_CALL_BEATS(s6)
+8:  addi    s2, s2, 1
+    j       1b
 9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -678,6 +879,11 @@ m_crashreq:   .asciz "supervisor: crash requested: "
 m_ignored:    .asciz " ignored the crash request: restarting it"
 m_hung:       .asciz " faulted: cause=hung (missed "
 m_hung2:      .asciz " heartbeats)"
+m_storm:      .asciz " faulted: cause=storm ("
+m_storm2:     .asciz " notifications in a heartbeat)"
+m_unanswered: .asciz " faulted: cause=unanswered ("
+m_waited:     .asciz " waited "
+m_complaint:  .asciz " faulted: cause=complaint from "
 m_reboot:     .asciz "supervisor: rebooting"
 m_poweroff:   .asciz "supervisor: powering off"
 
