@@ -12,6 +12,21 @@ last ping (a NOTIFY of bit ``1 << its index`` to the supervisor, sent by
 runnable with none of these at :data:`MISSES` heartbeats in a row is hung:
 the supervisor stops it and restarts it exactly as if it had faulted.
 
+Three more rules catch a server that looks alive but serves nobody, each
+failing it as a hung task:
+
+* unanswered call: a task seen waiting in a CALL on the same watched
+  server (TASK_STATUS reports whom: ``a1`` bits 15:8), its IPC counts
+  unchanged, at :data:`MISSES` heartbeats in a row blames that server
+  (``cause=unanswered``) -- unless the server is the supervisor, already
+  stopped or restarting, or itself waiting in a CALL (the end of the chain
+  is blamed).  Every server must answer every call promptly for this to
+  be sound (the console's READLINE answers ``CONS_WAIT`` and notifies);
+* interrupt storm: a watched task that received more than :data:`STORM`
+  messages beyond those it sent within one heartbeat (``cause=storm``);
+* complaint: ``SUP_COMPLAIN`` from a task allowed to call the supervisor
+  (``cause=complaint from <caller>``).
+
 :data:`CRASH_BIT` is the shell's ``crash TASK``: the receive loop answers
 it with a load from address 0, a real fault.
 """

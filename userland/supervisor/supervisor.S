@@ -22,18 +22,34 @@
 # heartbeats in a row: hung.  Of the hung tasks found at one heartbeat only the most
 # urgent are failed (the others may merely be starved by them):
 #   supervisor: <task> faulted: cause=hung (missed <n> heartbeats)
-# A hung task is stopped at once (TASK_STOP: it is STOPPED, spins no more
-# and keeps nobody waiting: its callers get the dead code), then the same
-# back-off and give-up as a fault: the TASK_RESTART at the end of the
-# back-off starts it again; one given up on stays stopped, and the log
-# says so for every task given up on:
+# Three more rules at each heartbeat catch servers that look alive:
+# - interrupt storm (check_storms): a watched task that received more than
+#   WATCH_STORM messages beyond those it sent since the last heartbeat (an
+#   interrupt it never clears: each turn of its loop is a delivery)
+#     supervisor: <task> faulted: cause=storm (<n> notifications in a heartbeat)
+# - unanswered call (check_calls): a task T seen in SEND_WAIT/REPLY_WAIT on
+#   the same watched server S (TASK_STATUS a1 bits 15:8), its IPC counts
+#   unchanged, at WATCH_MISSES heartbeats in a row blames S -- unless S is
+#   the supervisor, not up, stopped, or itself in a CALL (then the end of
+#   the chain is blamed through S's own wait).  Sound because every server
+#   answers every call at once (the console's READLINE answers CONS_WAIT)
+#     supervisor: <S> faulted: cause=unanswered (<T> waited <n> heartbeats)
+# - complaint (op_complain, SUP_COMPLAIN a3 = index): a client that got a
+#   wrong answer reports the server (only tasks granted to call us can)
+#     supervisor: <task> faulted: cause=complaint from <caller>
+# A task failed by any rule is stopped at once (TASK_STOP: it is STOPPED,
+# spins no more and keeps nobody waiting: its callers get the dead code),
+# then the same back-off and give-up as a fault: the TASK_RESTART at the
+# end of the back-off starts it again; one given up on stays stopped, and
+# the log says so for every task given up on:
 #   supervisor: <task> stays stopped
 #
 # Requests (msg.inc SUP_*): STATUS of a task (state, mode, priority,
 # restarts, denials, IPC counts, id, name), CRASH a task (a real fault: the
 # crash bit, answered by lib/watch.S with a load from address 0; a task
 # that is not watched, not running, or ignores the bit for a heartbeat is
-# restarted instead), RESTART a task on request, REBOOT, POWEROFF.
+# restarted instead), RESTART a task on request, COMPLAIN about a task,
+# REBOOT, POWEROFF.
     .include "abi.inc"
     .include "manifest.inc"
     .include "msg.inc"
