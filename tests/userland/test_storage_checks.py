@@ -36,7 +36,8 @@ _FORMAT = read_equs(STORAGE / "log.inc")
 _PROTO = read_equs(STORAGE / "proto.inc")
 E_USED, E_VLEN, E_KEY = _FORMAT["E_USED"], _FORMAT["E_VLEN"], _FORMAT["E_KEY"]
 E_VAL = E_KEY + _PROTO["STORE_KEY_MAX"]  # log.inc: the value follows the key's room
-FAIL_REQUEST, FAIL_INDEX = _FORMAT["FAIL_REQUEST"], _FORMAT["FAIL_INDEX"]
+FAIL_REQUEST, FAIL_INDEX, FAIL_META = (_FORMAT[n] for n in ("FAIL_REQUEST", "FAIL_INDEX",
+                                                             "FAIL_META"))
 LOAD_PAGE_FAULT = 13  # RISC-V privileged spec, scause
 STORAGE_INDEX, SHELL_INDEX = 2, 3  # userland/system.toml's order
 SHELL_SUSPECTS_SELF = 8  # shell.S suspect_self: a load from address 8
@@ -160,6 +161,19 @@ def test_a_flipped_index_bit_makes_storage_rebuild_the_index(system, console, fi
     assert (LOAD_PAGE_FAULT, FAIL_INDEX) in storage_stops(out)
     assert out.endswith("\nv1\n")
     assert cmd(console, "put k2 v2").endswith("\nok\n") and "v1" in cmd(console, "get k1")
+
+
+@pytest.mark.parametrize("word, bit", [(0, 1), (8, 5)])  # the value; its complement
+def test_a_flipped_bit_of_the_log_position_stops_storage(system, console, word, bit):
+    # log_next (the slot of the next record) is a checked pair: a flipped
+    # bit would put the next record past a gap that the replay stops at.
+    assert cmd(console, "put k1 v1").endswith("\nok\n")
+    system.inject.flip_memory("storage", va=task_symbol(system, "storage", "log_next") + word,
+                              bit=bit)
+    out = cmd(console, "put k2 v2")
+    assert (LOAD_PAGE_FAULT, FAIL_META) in storage_stops(out) and out.endswith("\nok\n")
+    assert cmd(console, "get k1").endswith("\nv1\n")
+    assert cmd(console, "get k2").endswith("\nv2\n")
 
 
 def test_a_line_changed_before_the_put_is_never_acknowledged(system, console):

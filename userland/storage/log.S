@@ -26,13 +26,41 @@
 #   index before an answer that depends on a key being absent (GET and DEL
 #   of a missing key, a PUT taking a free entry, LIST) and before a
 #   compaction copies an entry to the disk (FAIL_INDEX).
+# - the store's position (log_half, log_active, log_next, log_gen) is kept
+#   as checked pairs, verified at every use (FAIL_META).
     .include "abi.inc"
     .include "manifest.inc"
     .include "blk.inc"
     .include "proto.inc"
     .include "log.inc"
 
+# The store's position -- log_half, log_active, log_next, log_gen -- is
+# kept as checked pairs: the value, then its complement.  META_GET loads a
+# value and fail-stops (FAIL_META) if its pair does not match: a flipped
+# bit of log_next would otherwise write the next record past a gap that
+# the replay stops at, losing it and every later one at the next mount.
+# META_SET writes both words.
+.macro META_GET reg, sym, tmp
+    la      \tmp, \sym
+    ld      \reg, 0(\tmp)
+    ld      \tmp, 8(\tmp)
+    not     \tmp, \tmp
+    bne     \reg, \tmp, meta_broken
+.endm
+.macro META_SET reg, sym, tmp, tmp2
+    la      \tmp, \sym
+    sd      \reg, 0(\tmp)
+    not     \tmp2, \reg
+    sd      \tmp2, 8(\tmp)
+.endm
+
     .text
+# meta_broken: a checked pair of the store's position does not match.
+# Fail-stop (the restart mounts the disk afresh).
+meta_broken:
+    ld      t0, FAIL_META(zero)
+1:  j       1b                          # (not reached)
+
 # ----- sectors through log_sec ----------------------------------------------
 
 # sec_io(a0 type, a1 sector) -> a0 virtio status; the data is log_sec.
@@ -114,8 +142,7 @@ rec_valid:
     li      t2, REC_MAGIC
     bne     t1, t2, 8f
     lwu     t1, R_GEN(t0)
-    la      t2, log_gen
-    lwu     t2, 0(t2)
+    META_GET t2, log_gen, t3
     bne     t1, t2, 8f
     lbu     t1, R_KLEN(t0)
     beqz    t1, 8f
@@ -375,8 +402,7 @@ sb_write:
     sw      t1, SB_MAGIC_OFF(a0)
     sw      s0, SB_GEN(a0)
     sw      s1, SB_ACTIVE(a0)
-    la      t1, log_half
-    ld      t1, 0(t1)
+    META_GET t1, log_half, t2
     sw      t1, SB_HALF(a0)
     li      a1, SB_CRC
     call    crc32
@@ -395,8 +421,7 @@ sb_write:
 
 # half_base(a0 half) -> a0 its first sector
 half_base:
-    la      t0, log_half
-    ld      t0, 0(t0)
+    META_GET t0, log_half, t1
     mul     a0, a0, t0
     addi    a0, a0, LOG_FIRST
     ret
@@ -438,8 +463,7 @@ log_mount:
     mv      s2, t1
 3:  li      t1, HALF_MIN
     bltu    s2, t1, 8f
-    la      t0, log_half
-    sd      s2, 0(t0)
+    META_SET s2, log_half, t0, t1
     # Half 0 starts with an invalid record, so replay finds it empty even
     # if the disk held something before.
     la      a0, log_sec
@@ -455,12 +479,10 @@ log_mount:
     mv      a1, s1
     call    sb_write
     bnez    a0, 8f
-2:  la      t0, log_gen
-    sw      s0, 0(t0)
-    la      t0, log_active
-    sd      s1, 0(t0)
-    la      t0, log_half
-    sd      s2, 0(t0)
+2:
+    META_SET s0, log_gen, t0, t1
+    META_SET s1, log_active, t0, t1
+    META_SET s2, log_half, t0, t1
     la      a0, log_index
     li      a1, STORE_MAX_KEYS * ENTRY_SIZE
     call    mem_zero
@@ -499,8 +521,8 @@ log_mount:
     sb      zero, E_USED(a0)
 6:  addi    s0, s0, 1
     j       4b
-7:  la      t0, log_next
-    sd      s0, 0(t0)
+7:
+    META_SET s0, log_next, t0, t1
     li      a0, 0
     j       9f
 8:  li      a0, 1
@@ -526,11 +548,9 @@ compact:
     sd      s2, 16(sp)
     sd      s3, 8(sp)
     sd      s4, 0(sp)
-    la      t0, log_gen
-    lwu     s4, 0(t0)
+    META_GET s4, log_gen, t0
     addi    s4, s4, 1                   # new generation
-    la      t0, log_active
-    ld      a0, 0(t0)
+    META_GET a0, log_active, t0
     xori    a0, a0, 1
     call    half_base
     mv      s3, a0                      # new slot 0
@@ -572,20 +592,16 @@ compact:
     bnez    a0, 8f
     call    sync
     bnez    a0, 8f
-    la      t0, log_active
-    ld      a1, 0(t0)
+    META_GET a1, log_active, t0
     xori    a1, a1, 1
     mv      a0, s4
     call    sb_write
     bnez    a0, 8f
-    la      t0, log_gen
-    sw      s4, 0(t0)
-    la      t0, log_active
-    ld      t1, 0(t0)
+    META_SET s4, log_gen, t0, t1
+    META_GET t1, log_active, t0
     xori    t1, t1, 1
-    sd      t1, 0(t0)
-    la      t0, log_next
-    sd      s0, 0(t0)
+    META_SET t1, log_active, t0, t2
+    META_SET s0, log_next, t0, t1
     li      a0, 0
     j       9f
 8:  li      a0, 1
@@ -617,15 +633,13 @@ append:
     mv      s3, a3
     mv      s4, a4
     mv      s5, a5
-    la      t0, log_next
-    ld      t0, 0(t0)
-    la      t1, log_half
-    ld      t1, 0(t1)
+    META_GET t0, log_next, t2
+    META_GET t1, log_half, t2
     bltu    t0, t1, 1f
     call    compact
     bnez    a0, 8f
-1:  la      t0, log_gen
-    lwu     a0, 0(t0)
+1:
+    META_GET a0, log_gen, t0
     mv      a1, s0
     mv      a2, s1
     mv      a3, s2
@@ -634,21 +648,18 @@ append:
     call    rec_build
     call    rec_check
     bne     a0, s5, record_broken
-    la      t0, log_active
-    ld      a0, 0(t0)
+    META_GET a0, log_active, t0
     call    half_base
-    la      t0, log_next
-    ld      a1, 0(t0)
+    META_GET a1, log_next, t0
     add     a1, a1, a0
     li      a0, BLK_T_OUT
     call    sec_io
     bnez    a0, 8f
     call    sync
     bnez    a0, 8f
-    la      t0, log_next
-    ld      t1, 0(t0)
+    META_GET t1, log_next, t0
     addi    t1, t1, 1
-    sd      t1, 0(t0)
+    META_SET t1, log_next, t0, t2
     li      a0, STORE_OK
     j       9f
 8:  li      a0, STORE_IO_ERROR
@@ -761,7 +772,8 @@ log_sec:    .zero BLK_SECTOR        # the one sector buffer (DMA target)
     .globl log_index, log_gen, log_next
     .balign 8
 log_index:  .zero STORE_MAX_KEYS * ENTRY_SIZE
-log_half:   .zero 8                 # sectors per half
-log_active: .zero 8                 # 0 or 1
-log_next:   .zero 8                 # next free slot in the active half
-log_gen:    .zero 4                 # generation in force
+# Checked pairs (META_GET/META_SET): the value, then its complement.
+log_half:   .zero 16                # sectors per half
+log_active: .zero 16                # 0 or 1
+log_next:   .zero 16                # next free slot in the active half
+log_gen:    .zero 16                # generation in force
