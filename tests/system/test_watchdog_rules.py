@@ -13,7 +13,8 @@ system with a real misbehaving task:
   the raised interrupt;
 * complaint: SUP_COMPLAIN through the supervisor's protocol (a task
   granted the call; a bad index; the supervisor itself; a task already
-  restarting; a task without the grant);
+  restarting; a task without the grant; the same complaint about the
+  restarted task, which fails the complainer);
 
 and the negatives: an idle system with the shell at its prompt, typing
 long lines, the attack flood, a burst of puts and host-link calls through
@@ -135,10 +136,18 @@ def test_complaints_through_the_supervisors_protocol(system_for):
     for status in (0, 0, 3, 3, 1):
         con.expect(f"plaintiff: complained -> {status}\n")
     con.expect("supervisor: restarted victim")
+    # A heartbeat later the plaintiff complains about the restarted victim
+    # again: the complaint is suspect (victim's code was just restored),
+    # the plaintiff is failed instead; restarted, it complains no more.
+    con.expect("supervisor: plaintiff faulted: cause=complained about victim again "
+               "after its restart")
+    con.expect("supervisor: restarted plaintiff")
     _run_heartbeats(m, supervision.MISSES + 1)
     text = con.output.decode()
-    assert text.count("faulted") == 1 and text.count("restarted victim") == 1
+    assert text.count("faulted") == 2 and text.count("restarted victim") == 1
+    assert text.count("plaintiff: complained") == 5
     assert _state(m, s.inject, "victim") == TaskState.RECV_WAIT
+    assert _state(m, s.inject, "plaintiff") == TaskState.NOTIFY_WAIT
     assert int.from_bytes(m.read_phys(s.inject.tcb("outsider") + Tcb.DENIALS, 8),
                           "little") == 1
 

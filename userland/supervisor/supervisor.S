@@ -37,6 +37,10 @@
 # - complaint (op_complain, SUP_COMPLAIN a3 = index): a client that got a
 #   wrong answer reports the server (only tasks granted to call us can)
 #     supervisor: <task> faulted: cause=complaint from <caller>
+#   and the same complaint again about the restarted task, within WINDOW,
+#   fails the complainer instead (a corrupted client finds every answer
+#   wrong)
+#     supervisor: <caller> faulted: cause=complained about <task> again after its restart
 # A task failed by any rule is stopped at once (TASK_STOP: it is STOPPED,
 # spins no more and keeps nobody waiting: its callers get the dead code),
 # then the same back-off and give-up as a fault: the TASK_RESTART at the
@@ -83,7 +87,8 @@
 .equ TR_CALL_IPC, 112           # its IPC counts then (the same call: unchanged)
 .equ TR_CALL_BEATS, 120         # heartbeats in a row seen waiting on that call
 .equ TR_BEAT_IPC, 128           # its IPC counts at the last heartbeat (storms)
-.equ TR_SIZE, 136
+.equ TR_PLAINTIFF, 136          # 1 + who complained if that failed it last, or 0
+.equ TR_SIZE, 144
 
     .text
     .globl _start
@@ -281,6 +286,11 @@ op_crash:
 # path has it) is left as it is.  Either way the answer is SUP_OK.  Only
 # tasks the manifest lets call us get here: no new authority (they could
 # already SUP_RESTART).
+# A complaint is not proof: a corrupted client finds every answer wrong.
+# So when the task's last failure was a complaint from the same caller,
+# it has been restarted since (its code restored) and the window is not
+# over, the caller is failed instead (and the task's record forgets who
+# complained, so a restarted caller's complaint counts again).
 op_complain:
     li      t0, TASKS_TOTAL
     bgeu    a3, t0, bad_request
@@ -296,7 +306,42 @@ op_complain:
     andi    a1, a1, STATUS_STATE_MASK
     li      t0, TS_FAULTED
     bgeu    a1, t0, 1f          # stopped: the fault path has it
+    slli    s3, s1, 48          # the caller's index
+    srli    s3, s3, 48
+    ld      t0, TR_PLAINTIFF(s6)
+    addi    t1, s3, 1
+    bne     t0, t1, 2f
+    call    now
+    ld      t0, TR_DEADLINE(s6) # when its restart was due
+    sub     t0, a0, t0
+    li      t1, WINDOW
+    bgeu    t0, t1, 2f
+    sd      zero, TR_PLAINTIFF(s6)      # the same complaint again: the caller
+    mv      s4, s2                      # is suspect, not the task
+    mv      s2, s3
     mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 1f
+    mv      a0, s2
+    call    sys_task_stop
+    la      a0, m_sup           # supervisor: <caller> faulted: cause=complained about <task> again after its restart
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_complained
+    call    out_str
+    mv      a0, s4
+    call    task_name
+    call    out_str
+    la      a0, m_again
+    call    out_str
+    call    out_nl
+    call    fail_task
+    j       1f
+2:  mv      a0, s2
     call    sys_task_stop
     la      a0, m_sup           # supervisor: <task> faulted: cause=complaint from <caller>
     call    out_str
@@ -305,12 +350,13 @@ op_complain:
     call    out_str
     la      a0, m_complaint
     call    out_str
-    slli    a0, s1, 48          # the caller's index
-    srli    a0, a0, 48
+    mv      a0, s3
     call    task_name
     call    out_str
     call    out_nl
     call    fail_task
+    addi    t0, s3, 1           # who complained (fail_task cleared it)
+    sd      t0, TR_PLAINTIFF(s6)
 1:  li      a2, SUP_OK
     j       reply_plain
 
@@ -392,6 +438,7 @@ fail_task:
     sd      ra, 0(sp)
     sd      zero, TR_MISSES(s6)
     sd      zero, TR_CRASH(s6)
+    sd      zero, TR_PLAINTIFF(s6)
     # The window: failures counted since TR_WINDOW, reset when it is over.
     call    now
     mv      s7, a0
@@ -900,6 +947,8 @@ m_storm2:     .asciz " notifications in a heartbeat)"
 m_unanswered: .asciz " faulted: cause=unanswered ("
 m_waited:     .asciz " waited "
 m_complaint:  .asciz " faulted: cause=complaint from "
+m_complained: .asciz " faulted: cause=complained about "
+m_again:      .asciz " again after its restart"
 m_reboot:     .asciz "supervisor: rebooting"
 m_poweroff:   .asciz "supervisor: powering off"
 
