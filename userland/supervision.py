@@ -25,7 +25,9 @@ failing it as a hung task:
 * interrupt storm: a watched task that received more than :data:`STORM`
   messages beyond those it sent within one heartbeat (``cause=storm``);
 * complaint: ``SUP_COMPLAIN`` from a task allowed to call the supervisor
-  (``cause=complaint from <caller>``).
+  (``cause=complaint from <caller>``); the same caller's complaint about a
+  task its last complaint restarted, within the give-up window, fails the
+  caller instead (a corrupted client finds every answer wrong).
 
 :data:`CRASH_BIT` is the shell's ``crash TASK``: the receive loop answers
 it with a load from address 0, a real fault.
