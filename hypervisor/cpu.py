@@ -121,6 +121,31 @@ def counter_offset() -> int:
     return candidates.pop()
 
 
+@functools.lru_cache(maxsize=None)
+def count_limit_offset() -> int:
+    """Byte offset of ``uc->emu_count`` (the ``count`` of the current
+    ``emu_start``) in ``uc_struct``: Unicorn's counting hook stops once
+    ``emu_counter`` exceeds it, so lowering it mid-slice (a timer compare
+    written by the guest) ends the slice exactly there.  Found like
+    :func:`counter_offset`: the one field equal to count after three runs."""
+    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
+    uc.mem_map(0x8000_0000, 0x1000)
+    uc.mem_write(0x8000_0000, struct.pack("<II", 0x00108093, 0xFFDFF06F))
+    handle = uc._uch.value
+    candidates: set[int] | None = None
+    for count in (1000, 1237, 5003):
+        uc.emu_start(0x8000_0000, NO_UNTIL, count=count)
+        raw = ctypes.string_at(handle, 4096)
+        found = {off for off in range(0, 4096 - 8, 8)
+                 if struct.unpack_from("<Q", raw, off)[0] == count}
+        candidates = found if candidates is None else candidates & found
+    if not candidates or len(candidates) != 1:
+        raise MachineError(
+            f"unicorn {unicorn.__version__}: cannot locate the instruction count limit "
+            f"(Septum needs unicorn=={UNICORN_VERSION})")
+    return candidates.pop()
+
+
 def _readable_ranges() -> list[tuple[int, int]]:
     """Readable address ranges of this process (Linux /proc/self/maps)."""
     out = []
@@ -230,6 +255,8 @@ class Cpu:
         self.env = env
         #: Host address of ``uc->emu_counter`` (see :attr:`counter`).
         self.counter_addr = uc._uch.value + counter_offset()
+        #: ``uc->emu_count``, live: the count mode slice's limit.
+        self.count_limit = ctypes.c_uint64.from_address(uc._uch.value + count_limit_offset())
         #: Live views of env->mip and env->badaddr (see env_locator).
         self._mip = ctypes.c_uint32.from_address(env + CTX_MIP)
         self._badaddr = ctypes.c_uint64.from_address(env + CTX_BADADDR)

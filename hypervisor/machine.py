@@ -476,7 +476,38 @@ class Machine:
                      dev: Device = dev) -> None:
             dev.write(offset, size, value)
 
+        if dev in self._timed:
+            def write_cb(uc: object, offset: int, size: int, value: int,  # noqa: F811
+                         user: object, dev: Device = dev) -> None:
+                dev.write(offset, size, value)
+                if self._in_slice:
+                    self._retarget()
+
         self.cpu.uc.mmio_map(dev.base, size, read_cb, None, write_cb, None)
+
+    def _retarget(self) -> None:
+        """A guest write to a timed device (``mtimecmp``, an RTC alarm)
+        inside a slice: if its next event now falls before the slice's end,
+        end the slice there, so the event is exact however it was set.
+        Count mode lowers Unicorn's count limit in place; the block clock
+        lowers its limit (strict), and the run loop counts the rest."""
+        ev = self._next_event()
+        if ev is None:
+            return
+        due = (ev - self._ticks) * INSNS_PER_TICK - self._frac
+        if due >= self._slice_n:
+            return
+        if self._block_slice:
+            st = self.blockclock.state  # type: ignore[union-attr]
+            # The current block, counted on entry, runs to its end.
+            due = max(due, st.done, 1)
+            st.limit = due
+            st.strict = 1
+        else:
+            due = max(due, self.cpu.counter, 1)
+            self.cpu.count_limit.value = due
+        self._slice_n = due
+        self._slice_exact = True
 
     def in_ram(self, addr: int, n: int = 1) -> bool:
         """True when ``[addr, addr+n)`` lies in RAM."""
@@ -800,6 +831,7 @@ class Machine:
                      and n >= COUNT_MODE_BELOW and not hooks and not self._observed())
             self._count_next = False
             self._slice_n = n
+            self._slice_exact = exact
             self.trap.slice_traps = 0
             self.trap.trap_limit = n + 64
             self._block_slice = block
@@ -826,6 +858,10 @@ class Machine:
             if self._hook_error is not None:
                 exc, self._hook_error = self._hook_error, None
                 raise exc
+            # A timed device reprogrammed inside the slice may have ended it
+            # early (_retarget).
+            n = self._slice_n
+            exact = self._slice_exact
             if block:
                 early = not st.stopped  # type: ignore[union-attr]
                 if early and st.block_size:  # type: ignore[union-attr]

@@ -93,6 +93,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("-nographic", action="store_true", help="accepted for QEMU compatibility")
     p.add_argument("-M", "-machine", dest="machine", default="virt",
                    help="accepted for QEMU compatibility: only 'virt'")
+    p.add_argument("--clock", choices=("block", "count"), default="block",
+                   help="how retired instructions are counted: per translated block "
+                   "(default, fast) or by Unicorn per instruction (the reference)")
     from septum.hypervisor.gdbstub import add_gdb_arguments
 
     add_gdb_arguments(p)
@@ -116,7 +119,8 @@ def run_command(args: argparse.Namespace) -> int:
     disk, readonly = parse_drive(args.drive) if args.drive else (None, False)
     lone = bool(args.image)
     m = Machine(ram_size=ram, disk=disk, disk_readonly=readonly,
-                semihosting=args.semihosting or lone, bootargs=args.append)
+                semihosting=args.semihosting or lone, bootargs=args.append,
+                clock=getattr(args, "clock", "block"))
     try:
         if lone:
             m.boot(bios="none", kernel=args.image)
