@@ -250,3 +250,17 @@ def test_the_guests_check_words_are_the_definitions(ipc, key, value):
     assert r.words[0] == OK and r.words[2] == c
     r = ipc.call("storage", GET, len(key), 0, check_word(GET, key), data=key, buflen=300)
     assert r.words[:3] == (OK, len(value), c) and r.data[:len(value)] == value
+
+
+def test_a_shell_whose_calls_keep_failing_restarts_itself(system, console):
+    # The shell's id slot for the console corrupted (index 1 -> 17, no such
+    # task): every READLINE fails at once.  The console answers every call,
+    # so failures in a row are the shell's own: it stops itself and its
+    # restart restores the slot.
+    system.inject.flip_memory("shell", va=task_symbol(system, "shell", "cons_id"), bit=4)
+    console.sendline("put k1 v1")
+    console.expect(rb"Septum shell.*\n", timeout=500)
+    assert shell_stops(console.output) == [(LOAD_PAGE_FAULT, SHELL_SUSPECTS_SELF)]
+    # The console kept the line typed meanwhile: the new shell carries it out.
+    console.expect(rb"septum> ok\r?\nseptum> ", timeout=500)
+    assert cmd(console, "get k1").endswith("\nv1\n")

@@ -17,7 +17,9 @@
 # later, two receipt failures in a row, a request that lib/store.S built
 # otherwise than line_pass checked it (STORE_CHANGED) or replies that
 # still fail after two complaints (STORE_BAD_REPLY) make the shell stop
-# itself (suspect_self): then it may be the one that is wrong.  `ok` is
+# itself (suspect_self): then it may be the one that is wrong.  So do
+# READ_FAILURES failed READLINEs in a row (the console answers every call
+# at once: failures that repeat are the shell's own calls going wrong).  `ok` is
 # printed only for a PUT whose reply checked out.
 #
 # Register use in the command loop: s1 = line, s2 = line end, s3/s4 = the
@@ -30,6 +32,7 @@
 
 .equ LINE_MAX, 200
 .equ STORE_STATUSES, 7          # store_names: STORE_OK .. STORE_CHANGED
+.equ READ_FAILURES, 3           # failed READLINEs in a row before suspect_self
 .equ VALUE_MAX, 256             # the storage protocol's longest value
 .equ LIST_MAX, 32 * 33          # every key of a full store and its NUL
 .equ TICKS_PER_SEC, 10000000    # timebase 10 MHz
@@ -49,7 +52,15 @@ prompt:
     la      a0, line
     li      a1, LINE_MAX
     call    cons_readline
-    bnez    a0, prompt          # console busy or gone: ask again
+    la      t0, read_failures
+    beqz    a0, 2f
+    lwu     t1, 0(t0)           # console busy or gone: ask again -- but
+    addi    t1, t1, 1           # the console answers every call now, so
+    sw      t1, 0(t0)           # failures in a row mean our own calls are
+    li      t2, READ_FAILURES   # broken (suspect_self)
+    bgeu    t1, t2, suspect_self
+    j       prompt
+2:  sw      zero, 0(t0)
     la      s1, line
     add     s2, s1, a1
     la      t0, line_rx_sum     # the console's sum, for line_pass
@@ -496,11 +507,11 @@ report_store:
 
 # suspect_self: storage's answers failed their checks although it was
 # restarted twice (lib/store.S), a request changed while it was built, a
-# line changed in our buffer, or two lines running failed their receipt
-# check: the side that checks -- this shell, its code or its buffers --
-# is now the likelier culprit, and complaining on would only get the
-# server given up on.  A real fault (a load from address 8), so the
-# supervisor restarts the shell with its code restored.
+# line changed in our buffer, two lines running failed their receipt
+# check, or READLINE keeps failing: the side that checks -- this shell,
+# its code or its buffers -- is now the likelier culprit, and complaining
+# on would only get the server given up on.  A real fault (a load from
+# address 8), so the supervisor restarts the shell with its code restored.
 suspect_self:
     ld      t0, 8(zero)
 1:  j       1b                  # (not reached)
@@ -713,6 +724,7 @@ attack_id: .word TASK_ATTACK
 self_id:   .word 0                  # our id, from _start
 line_rx_sum: .word 0                # the console's line sum of `line`
 rx_failures: .word 0                # receipt checks failed in a row
+read_failures: .word 0              # READLINEs failed in a row
 
     .bss
 line:  .zero LINE_MAX
