@@ -264,3 +264,26 @@ def test_a_shell_whose_calls_keep_failing_restarts_itself(system, console):
     # The console kept the line typed meanwhile: the new shell carries it out.
     console.expect(rb"septum> ok\r?\nseptum> ", timeout=500)
     assert cmd(console, "get k1").endswith("\nv1\n")
+
+
+def test_a_value_changed_in_the_shells_copy_is_never_printed(system, console):
+    # `get`: lib/store.S verifies the value it received, the shell checks
+    # its own copy again just before printing it (the third check_word of
+    # the command: the request, the reply, the copy).  A bit flipped in
+    # that copy: no wrong value is printed, the shell restarts itself.
+    assert cmd(console, "put k1 v1").endswith("\nok\n")
+    console.sendline("get k1")
+    at = task_symbol(system, "shell", "check_word")
+    for _ in range(3):
+        assert system.machine.run(max_insns=50_000_000, breakpoints=[at]).kind == "breakpoint"
+        if _ < 2:
+            system.machine.step()
+    value = task_symbol(system, "shell", "value")
+    assert system.machine.read_phys(value, 2) == b"v1"
+    system.inject.flip_memory("shell", va=value + 1, bit=1)  # "v1" -> "v3"
+    console.expect(rb"Septum shell.*\n", timeout=500)
+    out = console.output.decode(errors="replace").rsplit("get k1", 1)[1]
+    assert "error: storage answered wrongly (checked)" in out and "v3" not in out
+    assert shell_stops(out) == [(LOAD_PAGE_FAULT, SHELL_SUSPECTS_SELF)]
+    console.expect(rb"septum> ", timeout=500)
+    assert cmd(console, "get k1").endswith("\nv1\n")

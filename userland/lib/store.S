@@ -4,7 +4,9 @@
 #
 #   store_put(a0 key, a1 klen, a2 val, a3 vlen) -> a0 status
 #   store_get(a0 key, a1 klen, a2 buf, a3 buflen) -> a0 status, a1 value
-#            length (the value is copied into buf, at most buflen bytes)
+#            length (the value is copied into buf, at most buflen bytes),
+#            a2 (STORE_OK) the record's check word, verified here: a caller
+#            may check its copy of the value with it where it uses it
 #   store_del(a0 key, a1 klen) -> a0 status
 #   store_list(a0 buf, a1 buflen) -> a0 status, a1 count (buf gets the
 #            keys that fit whole, each followed by a NUL; buf must be a
@@ -52,7 +54,8 @@
     .text
 # store_req(a0 op, a1 key, a2 klen, a3 val, a4 vlen, a5 the caller's check
 # word or 0, a6 LIST's buffer, a7 its length) -> a0 status, a1 the reply's
-# a3 word, a2 bytes the reply copied into store_buf (LIST: into a6).
+# a3 word, a2 bytes the reply copied into store_buf (LIST: into a6), a3 the
+# reply's check word (when a0 is a server's status).
 # s0 op, s1 key, s2 klen, s3 val, s4 vlen, s5 wanted check, s6/s7 LIST's
 # buffer, s8 sends left, s9 complaints left, s10 the request's check word.
 store_req:
@@ -155,12 +158,14 @@ send:
     li      a0, STORE_OK
     ld      a1, 8(sp)
     mv      a2, a1
+    ld      a3, 16(sp)                  # the record's check word
     j       9f
 3:  bne     a4, s10, wrong              # the request the server carried out
     mv      t0, a1
     mv      a0, a2
     mv      a1, a3
     mv      a2, t0
+    mv      a3, a4
     j       9f
 wrong:
     li      a0, STORE_BAD_REPLY
@@ -271,14 +276,16 @@ store_get_checked:
     li      a4, 0
     call    store_req
     bnez    a0, 9f
+    sd      a3, 0(sp)                   # the record's check word
     mv      a3, a1                      # the value length
     bleu    a2, s1, 1f                  # copy min(received, buflen)
     mv      a2, s1
 1:  mv      a0, s0
     la      a1, store_buf
-    call    store_copy
+    call    store_copy                  # (a3 survives)
     li      a0, STORE_OK
     mv      a1, a3
+    ld      a2, 0(sp)
 9:  ld      s1, 8(sp)
     ld      s0, 16(sp)
     ld      ra, 24(sp)

@@ -571,12 +571,27 @@ cmd_get:
     beqz    a0, 1f
     call    report_store
     j       9f
+    # The value as it is about to be printed, from `value`, against the
+    # record's check word (lib/store.S verified its own copy): the last
+    # hop checked too.
 1:  li      t0, VALUE_MAX
-    bleu    a1, t0, 2f
-    mv      a1, t0
-2:  la      a0, value
+    bgtu    a1, t0, 8f
+    sd      a2, 8(sp)
+    mv      a4, a1
+    li      a0, STORE_OP_PUT
+    mv      a1, s5
+    mv      a2, s6
+    la      a3, value
+    call    check_word          # (a1..a4 survive)
+    ld      t0, 8(sp)
+    bne     a0, t0, 8f
+    la      a0, value
+    mv      a1, a4
     call    out_bytes
     call    out_nl
+    j       9f
+8:  li      a0, STORE_BAD_REPLY # our copy is wrong: say so, suspect_self
+    call    report_store
 9:  ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
