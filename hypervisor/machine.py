@@ -12,15 +12,40 @@ addresses (hypervisor/memmap.py)::
 
 Run loop
 --------
-The CPU runs in ``emu_start(count=N)`` slices of at most :attr:`slice_insns`
-instructions (10,000), shortened so that a slice ends exactly when the next
-device event (timer compare, RTC alarm) is due.  Between slices the machine
-advances the devices to the current virtual time, hands raised interrupt
-lines to the hart (``env->mip`` written in place, cpu.py: QEMU then takes the
-interrupt natively, with the spec's priorities and vectoring), and checks
-stop conditions.  No per-instruction or per-block Python hook is installed;
-the hooks that exist cover single addresses (breakpoints, the finisher) or
-fire only on events (traps, unmapped accesses).
+The CPU runs in ``emu_start`` slices of at most :attr:`slice_insns`
+instructions (10,000).  A slice ends exactly when the next device event
+(timer compare, RTC alarm, :meth:`Machine.add_timed` devices) is due or the
+caller's ``max_insns`` budget is spent -- also when the guest reprograms a
+timed device inside the slice (a ``mtimecmp`` write moves the slice's end to
+the new event).  Between slices the machine advances the devices to the
+current virtual time, hands raised interrupt lines to the hart (``env->mip``
+written in place, cpu.py: QEMU then takes the interrupt natively, with the
+spec's priorities and vectoring), and checks stop conditions.
+
+Two clocks count the instructions of a slice (``Machine(clock=...)``,
+``septum run --clock``):
+
+* ``"block"`` (the default): the block clock (hypervisor/blockclock.py), one
+  ``UC_HOOK_BLOCK`` callback in C that counts each translated block's
+  instructions on entry and stops emulation before a block that would
+  overrun the slice; slices run with ``count=0``, so Unicorn's
+  per-instruction counting hook is gone.  A slice that ends at the
+  :attr:`slice_insns` cap may end at the block boundary before it; a slice
+  whose end must be exact (an event, a budget) stops at the last block
+  boundary before it and runs the remaining instructions in count mode.
+  ``step()`` and budgets under :data:`COUNT_MODE_BELOW` instructions run in
+  count mode directly.  :attr:`clock_impl` says whether the compiled
+  callback or its Python fallback (no C compiler at install time) runs.
+* ``"count"``: every slice is ``emu_start(count=N)``, Unicorn's exact count
+  (a helper call before every instruction, cpu.py): the reference the block
+  clock is tested against.
+
+The block clock also gives way to count mode while something needs
+Unicorn's per-instruction state: a ``UC_HOOK_CODE`` hook on all addresses,
+a memory hook that may stop emulation (GDB watchpoints), a device observer
+(the MMIO log reads the exact PC), or another block hook (the tracer,
+coverage; see :meth:`Machine._clock_alone`).  Switching from the block
+clock to count mode costs a flush of translated code.
 
 Virtual time
 ------------
@@ -28,10 +53,13 @@ Virtual time
 instructions: with the 10 MHz timebase the guest sees a nominal 100 MIPS hart,
 close to Unicorn's real speed, so guest timeouts feel like wall time.  Nothing
 reads the host clock: the same image and input give the same instruction
-counts, interrupts and output.  Retired instructions are counted exactly
-through Unicorn's own counter (cpu.py); an instruction that traps counts as
-retired.  A device read inside a slice sees the time of the instruction that
-performs it.  ``wfi`` with nothing pending fast-forwards time to the next
+counts, interrupts and output.  Retired instructions are counted exactly (by
+either clock); an instruction that traps counts as retired, one whose fetch
+faults does not.  A device read inside a slice sees, in count mode, the
+time of the instruction that performs it; under the block clock, the time
+at the end of the translated block that performs it (the clock counts a
+block on entry; deterministic, and at most one block ahead).  ``wfi`` with
+nothing pending fast-forwards time to the next
 device event; if there is none, nothing can ever wake the hart and the run
 stops with ``"hang"`` (unless an :attr:`idle_hook`, such as the terminal
 console, can supply input).
@@ -39,11 +67,18 @@ console, can supply input).
 Interrupt latency: an interrupt line raised by a device *during* a slice (a
 guest MMIO write that sets ``msip`` or completes a virtio request) reaches
 the hart at the end of that slice (at most ``slice_insns`` instructions
-later) — at a slice boundary, never where QEMU's block chaining happens to
-exit, so a run traced or debugged takes its interrupts at the same
-instructions as one that is not.  Timer interrupts arrive at their exact
-virtual time; a line *lowered* by the guest (``mtimecmp`` written, PLIC
-claim) leaves ``mip`` before the guest's next instruction.
+later), never where QEMU's block chaining happens to exit.  With
+``Machine(irq_early=True)`` the block clock instead stops the slice before
+the next translated block (measured deterministic, native and Python
+clocks alike; not the default: the system tests' scheduling expectations
+were written against the slice-end latency, and one of them, a
+priority-3 task's state at the shell's next command, changes).
+Timer interrupts arrive at their exact virtual time; a line *lowered* by the
+guest (``mtimecmp`` written, PLIC claim) leaves ``mip`` before the guest's
+next instruction.  A poweroff through the test finisher ends the run, under
+the block clock, after the rest of the finisher store's block (usually the
+``j .`` after it): stopping inside a block from a memory hook would leave a
+stale PC.
 
 Snapshots cost what the guest changed, not the size of RAM: RAM is host
 memory the board owns (hypervisor/ram.py), a copy-on-write mapping of the
@@ -260,10 +295,15 @@ class Machine:
     def __init__(self, ram_size: int = memmap.DRAM_DEFAULT_SIZE, disk: str | None = None,
                  *, semihosting: bool = False, bootargs: str = "",
                  disk_readonly: bool = False, slice_insns: int = SLICE_INSNS,
-                 clock: str = "block", clock_impl: str = "auto") -> None:
+                 clock: str | None = None, clock_impl: str = "auto",
+                 irq_early: bool = False) -> None:
         if ram_size <= 0 or ram_size % PAGE or ram_size > (1 << 40):
             raise MachineError(f"invalid RAM size {ram_size:#x}: must be a positive "
                                "multiple of 4 KiB")
+        if clock is None:
+            # The default; SEPTUM_CLOCK=count runs a whole test suite or
+            # tool the old way, for comparison.
+            clock = os.environ.get("SEPTUM_CLOCK", "block")
         if clock not in CLOCKS:
             raise MachineError(f"unknown clock {clock!r} (choose block or count)")
         self.ram_size = ram_size
@@ -271,6 +311,10 @@ class Machine:
         self.slice_insns = slice_insns
         #: ``"block"`` (the block clock) or ``"count"`` (count mode only).
         self.clock_mode = clock
+        #: Under the block clock, a device line raised inside a slice ends
+        #: the slice before the next block (True) or at the slice's end
+        #: (False, the default: the latency count mode has).
+        self.irq_early = irq_early
         self.cpu = Cpu()
         uc = self.cpu.uc
         # The MROM is host memory the board owns, like RAM, so the block
@@ -700,7 +744,7 @@ class Machine:
         if new & ~old:
             if self._in_slice:
                 self._mip_dirty = True
-                if self._block_slice:
+                if self._block_slice and self.irq_early:
                     # The block clock ends the slice before the next block
                     # (stopping inside this MMIO access would run it again).
                     self.blockclock.state.irq_stop = 1  # type: ignore[union-attr]

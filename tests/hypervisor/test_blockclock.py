@@ -297,9 +297,9 @@ def test_breakpoints_stop_with_count_mode_instret() -> None:
     assert seen[0] == seen[1] == seen[2]
 
 
-#: A device line raised by a guest store mid-slice (CLINT msip): the block
-#: clock ends the slice before the next block, so the interrupt arrives
-#: early but at the same instruction every time.
+#: A device line raised by a guest store mid-slice (CLINT msip): with
+#: ``irq_early`` the block clock ends the slice before the next block, so
+#: the interrupt arrives early but at the same instruction every time.
 MSIP = r"""
 .globl _start
 _start:
@@ -335,7 +335,7 @@ def test_raised_lines_are_deterministic() -> None:
     elf = build_elf(MSIP)
     runs = []
     for impl in ("native", "python", "native"):
-        m = _machine("block", impl, elf)
+        m = _machine("block", impl, elf, irq_early=True)
         log = []
         handler = m.symbols["handler"]
         while True:
@@ -351,6 +351,18 @@ def test_raised_lines_are_deterministic() -> None:
     # the store ends with the jump, the next one starts at `after`.
     after = _machine("block", "native", elf).symbols["after"]
     assert {epc for _, epc in runs[0]} == {after}
+    # Without it (the default) the line waits for the slice's end, later,
+    # and again at the same instructions whichever implementation counts.
+    late = []
+    for clock, impl in CLOCKS[1:]:
+        m = _machine(clock, impl, elf)
+        handler = m.symbols["handler"]
+        hits = []
+        while m.run(breakpoints=[handler]).kind == "breakpoint":
+            hits.append(m.instret)
+        late.append(hits)
+    assert len(late[0]) == 40 and late[0] == late[1]
+    assert all(a > b for a, (b, _) in zip(late[0], runs[0]))
 
 
 def test_count_clock_cli_flag(out: Path) -> None:
