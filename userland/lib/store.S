@@ -171,6 +171,8 @@ wrong:
     li      a0, STORE_BAD_REPLY
     li      a1, 0
     li      a2, 0
+    li      t0, STORE_COMPLAINTS        # a count out of its range is spent
+    bgtu    s9, t0, 9f                  # (complaints get a server given up on)
     beqz    s9, 9f
     addi    s9, s9, -1
     li      a0, SUPERVISOR_TASK         # the supervisor never restarts:
