@@ -10,6 +10,7 @@ from pathlib import Path
 
 from septum.hypervisor import boot_cli
 from septum.hypervisor.cli import main
+from septum.kernel.abi import TaskState, Tcb
 from septum.toolchain.manifest import load_manifest
 from septum.userland import supervision
 
@@ -43,6 +44,12 @@ def test_the_readme_recipe_adds_a_task(system_for, tmp_path):
     # A priority-3 task runs once everyone more urgent waits: the shell at
     # its prompt.
     con.expect("hello from my task", timeout=100)
+    # Its CALL is answered; it goes on to its RECV when nothing more urgent
+    # runs (a `ps` typed at once would keep the shell busy and it READY).
+    m = s.machine
+    tcb = s.inject.tcb("hello")
+    state = lambda: TaskState(int.from_bytes(m.read_phys(tcb + Tcb.STATE, 8), "little"))  # noqa: E731
+    assert m.run(max_insns=5_000_000, until=lambda: state() != TaskState.READY).kind == "until"
     con.sendline("ps")
     con.expect(r"hello.*\r?\n")
     row = ps_rows(con.output.decode().replace("\r", ""))["hello"]
