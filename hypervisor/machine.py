@@ -392,6 +392,9 @@ class Machine:
         self._count_next = False
         #: The last slice ran in count mode (translated code counts).
         self._tb_counted = False
+        #: Switches from the block clock to count mode (each flushes the
+        #: translated code, and the switch back flushes it again).
+        self.count_switches = 0
         blockclock = self.blockclock
         if blockclock is not None:
             retire_at = blockclock.retire_at
@@ -889,6 +892,7 @@ class Machine:
                     # them): drop them.  Back in block mode Unicorn drops
                     # them itself when it removes the hook.
                     uc.ctl_flush_tb()
+                    self.count_switches += 1
             self._tb_counted = not block
             self._in_slice = True
             err = None
@@ -906,6 +910,7 @@ class Machine:
             # early (_retarget).
             n = self._slice_n
             exact = self._slice_exact
+            halted = None  # in_wfi, once computed
             if block:
                 early = not st.stopped  # type: ignore[union-attr]
                 if early and st.block_size:  # type: ignore[union-attr]
@@ -921,7 +926,8 @@ class Machine:
                     elif self._bp_hit is not None:
                         clock.retire_at(pc, 0)  # type: ignore[union-attr]
                     elif st.block_pc < pc < st.block_pc + st.block_size:  # type: ignore
-                        clock.retire_at(pc, 0 if self.in_wfi else 1)  # type: ignore
+                        halted = self.in_wfi
+                        clock.retire_at(pc, 0 if halted else 1)  # type: ignore
                 executed = st.done  # type: ignore[union-attr]
                 if not early and exact and executed < n:
                     # Stopped short of an exact end: finish it counted.
@@ -954,7 +960,7 @@ class Machine:
                 # Stopped by the hook before the breakpoint's instruction ran.
                 return StopReason("breakpoint", pc=self._bp_hit,
                                   message=f"breakpoint at {self._bp_hit:#x}")
-            elif early and self._finish is None and self.in_wfi:
+            elif early and self._finish is None and (self.in_wfi if halted is None else halted):
                 stop = self._wait()
                 if stop is not None:
                     return stop
