@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -94,6 +95,7 @@ class ClockState(ctypes.Structure):
 
 
 _NATIVE: list[ctypes.CDLL | None] = []
+_WARNED: list[bool] = []
 
 
 def native_library() -> ctypes.CDLL | None:
@@ -144,6 +146,12 @@ class BlockClock:
         if impl == "native" and lib is None:
             raise MachineError("the native block clock (septum/hypervisor/_blockclock*.so) "
                                "is not built")
+        if impl == "auto" and lib is None and not _WARNED:
+            # Said once per process: every machine then counts in Python.
+            _WARNED.append(True)
+            warnings.warn("septum: the compiled block clock is not built (no C compiler "
+                          "when septum was installed?): counting in Python, much slower",
+                          RuntimeWarning, stacklevel=3)
         self.m = machine
         self.lib = lib
         #: ``"native"`` or ``"python"``.

@@ -378,3 +378,17 @@ def test_unknown_clock_is_an_error() -> None:
     from septum.hypervisor.errors import MachineError
     with pytest.raises(MachineError, match="unknown clock"):
         Machine(ram_size=16 << 20, clock="icount")
+
+
+def test_missing_native_clock_falls_back_and_says_so_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from septum.hypervisor import blockclock
+    from septum.hypervisor.errors import MachineError
+    monkeypatch.setattr(blockclock, "_NATIVE", [None])
+    monkeypatch.setattr(blockclock, "_WARNED", [])
+    with pytest.warns(RuntimeWarning, match="block clock is not built") as caught:
+        a = Machine(ram_size=16 << 20)
+        b = Machine(ram_size=16 << 20)
+    assert len(caught) == 1
+    assert a.clock_impl == b.clock_impl == "python"
+    with pytest.raises(MachineError, match="not built"):
+        Machine(ram_size=16 << 20, clock_impl="native")
