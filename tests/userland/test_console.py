@@ -311,3 +311,19 @@ def test_waiting_readers_pass_other_bits_to_watch_bits(system):
         assert u64(m, hook) == watch
         (hook,) = of("shell", "cons_watch")
         assert u64(m, hook) == 0 and of("shell", "watch_bits") == []
+
+
+def test_a_restarted_reader_does_not_get_the_line_of_its_old_incarnation(system, console):
+    """The shell dies as the console hands it a line (its saved pc points
+    nowhere: it faults on its way back from waiting); its new incarnation
+    asks with a new id and starts afresh -- the line, which may be what
+    killed it, is not replayed (as before, a line goes to one incarnation)."""
+    system.inject.write_reg("shell", "pc", 0x10)
+    console.sendline("put k poison")
+    console.expect("supervisor: restarted shell")
+    console.expect("septum> ")
+    mark = len(console.output)
+    console.sendline("get k")
+    console.expect("septum> ")
+    answer = console.output[mark:].decode(errors="replace")
+    assert "not found" in answer and "poison" not in answer

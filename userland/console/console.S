@@ -13,7 +13,9 @@
 #   a3 = length, a4 = line_sum of the line, lib/sum.S); otherwise the reply
 #   is CONS_WAIT and the caller is remembered as a reader.  Readers are
 #   served in the order they first asked, one entry per task (a task that
-#   asks again keeps its place, with its new id, buffer length and mode).
+#   asks again keeps its place, with its new id, buffer length and mode;
+#   a restarted one -- a new generation -- does not get a line finished
+#   for its old incarnation: that line may be what killed it).
 #   When the data of the oldest reader becomes ready, the console NOTIFYs it
 #   once with bit TASK_CONSOLE (bit i = task i, as the supervisor's pongs)
 #   and the reader calls again.  At most CONS_READERS readers; CONS_BUSY
@@ -197,7 +199,7 @@ irq:
 op_read:
     mv      a0, s1
     call    find_reader
-    bnez    a0, 2f              # known: it keeps its place
+    bnez    a0, 6f              # known: it keeps its place
     GETC    t1, nreaders
     li      t2, CONS_READERS
     bltu    t1, t2, 1f
@@ -243,6 +245,19 @@ op_read:
     mv      a0, s1              # it knows it must wait; an older one may
     call    notify_head         # be ready (not this caller: it just asked)
     j       serve
+6:  ld      t0, RD_ID(a0)       # a known reader: the same incarnation?
+    beq     t0, s1, 2b
+    sd      zero, RD_NOTED(a0)  # restarted: it starts afresh, and a line
+    la      t0, readers         # finished for the one that died is dropped
+    bne     a0, t0, 2b          # (it may be what killed it: no replay)
+    GETC    t1, line_done
+    beqz    t1, 2b
+    li      t1, 0
+    PUTC    t1, line_len
+    PUTC    t1, line_done
+    la      t1, line_run
+    sd      zero, 0(t1)
+    j       2b
 
 # give_line — reply to s1 with the finished line, after checking it against
 # its running sum; the line is then empty again.  Clobbers a0..a7, t0..t6, s6.
