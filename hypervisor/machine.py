@@ -925,6 +925,11 @@ class Machine:
                         clock.retire_at(pc, 1)  # type: ignore[union-attr]
                     elif self._bp_hit is not None:
                         clock.retire_at(pc, 0)  # type: ignore[union-attr]
+                    elif st.block_pc == pc:  # type: ignore[union-attr]
+                        # A code hook (a GDB breakpoint) stopped before the
+                        # block's first instruction, which count mode counts
+                        # as begun.
+                        clock.retire_at(pc, 1)  # type: ignore[union-attr]
                     elif st.block_pc < pc < st.block_pc + st.block_size:  # type: ignore
                         halted = self.in_wfi
                         clock.retire_at(pc, 0 if halted else 1)  # type: ignore

@@ -392,3 +392,34 @@ def test_missing_native_clock_falls_back_and_says_so_once(monkeypatch: pytest.Mo
     assert a.clock_impl == b.clock_impl == "python"
     with pytest.raises(MachineError, match="not built"):
         Machine(ram_size=16 << 20, clock_impl="native")
+
+
+def test_foreign_code_hook_stops_count_as_in_count_mode() -> None:
+    # The GDB stub's breakpoints: UC_HOOK_CODE on one address that stops
+    # emulation; the stopped-at instruction counts as begun (gdbstub.py),
+    # in count mode and under the block clock alike, at a block's first
+    # instruction (`again`, a branch target) and in its middle.
+    from unicorn import UC_HOOK_CODE
+    elf = build_elf(FAULTS)
+    seen = []
+    for clock, impl in CLOCKS:
+        m = _machine(clock, impl, elf)
+        stops = []
+        for offset in (0, 4, 0, 4):
+            addr = m.symbols["again"] + offset
+            hit: list[int] = []
+
+            def stop(uc: object, address: int, size: int, user: object,
+                     hit: list[int] = hit) -> None:
+                if not hit:
+                    hit.append(address)
+                    uc.emu_stop()  # type: ignore[attr-defined]
+
+            h = m.cpu.uc.hook_add(UC_HOOK_CODE, stop, None, addr, addr)
+            m.cpu.uc.ctl_flush_tb()
+            r = m.run(until=lambda hit=hit: bool(hit))
+            m.cpu.uc.hook_del(h)
+            assert r.kind == "until" and m.pc == addr
+            stops.append(_state(m))
+        seen.append(stops)
+    assert seen[0] == seen[1] == seen[2]
