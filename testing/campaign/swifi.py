@@ -114,12 +114,30 @@ class FaultResult:
         return asdict(self)
 
 
+#: The supervisor's log causes that are not a trap the kernel saw, and how
+#: the symptom names them (userland/supervisor/supervisor.S): the first
+#: found in the log wins.
+_WATCHDOG_CAUSES = (
+    ("cause=hung", "watchdog"),
+    ("cause=unanswered", "unanswered call"),
+    ("cause=storm", "interrupt storm"),
+    ("cause=complaint", "complaint"),
+    ("cause=complained about", "complainer"),
+)
+
+
 def symptom(outcome: str, log: str, stopped: str | None = None) -> str:
     """A short class of how a fault showed, for grouping failures: what the
     kernel and the supervisor logged, and how the probes went."""
     restart = "stopped: cause=" in log or "restart" in log
-    how = "restarted (watchdog)" if "cause=hung" in log else \
-        "restarted (fault)" if restart else ""
+    how = ""
+    for cause, label in _WATCHDOG_CAUSES:
+        if cause in log:
+            how = f"restarted ({label})"
+            break
+    else:
+        if restart:
+            how = "restarted (fault)"
     if outcome == "crash":
         return "kernel panic" if "kernel panic" in log else f"machine stopped: {stopped}"
     if stopped is not None:
