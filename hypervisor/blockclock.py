@@ -91,6 +91,7 @@ class ClockState(ctypes.Structure):
         ("block_host", ctypes.c_void_p),
         ("stop", ctypes.c_void_p),
         ("fallback", ctypes.c_void_p),
+        ("cache", ctypes.c_void_p),
     ]
 
 
@@ -114,6 +115,8 @@ def native_library() -> ctypes.CDLL | None:
             lib.septum_blockclock_retire.restype = ctypes.c_int
             lib.septum_blockclock_retire.argtypes = (ctypes.c_void_p, ctypes.c_uint64,
                                                      ctypes.c_uint64)
+            lib.septum_blockclock_cache_size.restype = ctypes.c_uint64
+            lib.septum_blockclock_cache_size.argtypes = ()
             lib.septum_blockclock_count.restype = ctypes.c_int64
             lib.septum_blockclock_count.argtypes = (ctypes.c_void_p, ctypes.c_uint64,
                                                     ctypes.c_uint64)
@@ -181,6 +184,10 @@ class BlockClock:
         self._ram_view = ram.view
         self._rom = (rom_addr, rom_base, rom_size)
         if lib is not None:
+            # The native clock's cache of recent blocks' counts (the Python
+            # one decodes every block: same counts, see blockclock.c).
+            self._cache = ctypes.create_string_buffer(lib.septum_blockclock_cache_size())
+            st.cache = ctypes.addressof(self._cache)
             self._retire_native = lib.septum_blockclock_retire
             fn = ctypes.cast(lib.septum_blockclock_hook, ctypes.c_void_p)
             self._cb = None

@@ -61,7 +61,29 @@ struct septum_blockclock {
     int (*stop)(void *uc);      /* uc_emu_stop */
     /* Counts a block whose bytes are not in RAM/ROM (Python). */
     uint64_t (*fallback)(uint64_t pc, uint64_t size);
+    /* SEPTUM_CACHE_SLOTS entries (or NULL): counts of recent blocks. */
+    struct septum_cache_entry *cache;
 };
+
+/* A block counted before: where its bytes are on the host, how many (up
+   to SEPTUM_CACHE_BYTES, rounded up to 8) and a copy of them, and its count.
+   A hit needs the same bytes, so a block rewritten since (self-modifying
+   code, a program loaded over another) is decoded again: the count is a
+   function of the bytes alone. */
+#define SEPTUM_CACHE_SLOTS 1024
+#define SEPTUM_CACHE_BYTES 64
+struct septum_cache_entry {
+    const uint8_t *host;
+    uint64_t span;
+    uint64_t n;
+    uint64_t words[SEPTUM_CACHE_BYTES / 8];
+};
+
+/* Size of the cache Python allocates for the struct's `cache`. */
+uint64_t septum_blockclock_cache_size(void)
+{
+    return sizeof(struct septum_cache_entry) * SEPTUM_CACHE_SLOTS;
+}
 
 static const uint8_t *host_of(const struct septum_blockclock *c, uint64_t pa, uint64_t n)
 {
@@ -204,13 +226,41 @@ static uint64_t count_insns(const struct septum_blockclock *c, const uint8_t *p,
     return count_insns_slow(p, len);
 }
 
+/* count_insns through the cache: comparing a block's bytes with a copy is
+   a few independent loads, decoding it is a chain of dependent ones. */
+static uint64_t count_cached(const struct septum_blockclock *c, const uint8_t *p, uint64_t len)
+{
+    struct septum_cache_entry *e;
+    uint64_t words = (len + 7) / 8, i, n, w;
+    if (!c->cache || len > SEPTUM_CACHE_BYTES
+        || !((p >= c->ram && p + words * 8 <= c->ram + c->ram_size)
+             || (c->rom && p >= c->rom && p + words * 8 <= c->rom + c->rom_size)))
+        return count_insns(c, p, len);
+    e = &c->cache[((uintptr_t)p >> 1) & (SEPTUM_CACHE_SLOTS - 1)];
+    if (e->host == p && e->span == len) {
+        uint64_t diff = 0;
+        for (i = 0; i < words; i++) {
+            memcpy(&w, p + 8 * i, 8);
+            diff |= w ^ e->words[i];
+        }
+        if (!diff)
+            return e->n;
+    }
+    n = count_insns(c, p, len);
+    e->host = p;
+    e->span = len;
+    e->n = n;
+    memcpy(e->words, p, words * 8);
+    return n;
+}
+
 void septum_blockclock_hook(void *uc, uint64_t pc, uint32_t size, void *user)
 {
     struct septum_blockclock *c = user;
     uint64_t n, span = 0;
     const uint8_t *p = block_bytes(c, pc, size, &span);
     if (p) {
-        n = count_insns(c, p, span);
+        n = count_cached(c, p, span);
     } else {
         n = c->fallback(pc, size);
         c->fallbacks++;

@@ -423,3 +423,47 @@ def test_foreign_code_hook_stops_count_as_in_count_mode() -> None:
             stops.append(_state(m))
         seen.append(stops)
     assert seen[0] == seen[1] == seen[2]
+
+
+#: Self-modifying code that changes instruction *lengths* under one address
+#: and one block size: the 8 bytes at `patch` are two addi (2 instructions)
+#: or four c.addi (4) in turn; the block [patch, patch+8) plus its `j`
+#: always spans 10 bytes.  A count cached by address alone would go wrong.
+SMC_LENGTHS = r"""
+.globl _start
+_start:
+    li s0, 40
+    li s1, 0
+    la t0, patch
+again:
+    andi t1, s0, 1
+    beqz t1, 1f
+    li t2, 0x0014849300148493    # addi s1, s1, 1 (x2)
+    j 2f
+1:  li t2, 0x0485048504850485    # c.addi s1, 1 (x4)
+2:  sd t2, 0(t0)
+    fence.i
+    jal ra, patch
+    addi s0, s0, -1
+    bnez s0, again
+    POWEROFF
+.align 3
+.globl patch
+patch:
+    .word 0, 0
+    ret
+"""
+
+
+@pytest.mark.parametrize("stop", [150, 397, 600])
+def test_smc_changing_lengths_agrees(stop: int) -> None:
+    elf = build_elf(SMC_LENGTHS)
+    states = []
+    for clock, impl in CLOCKS:
+        m = _machine(clock, impl, elf)
+        assert m.run(max_insns=stop).kind == "budget"
+        states.append(_state(m))
+    assert states[0] == states[1] == states[2]
+    m = _machine("block", "native", elf)
+    assert m.run().kind == "poweroff"
+    assert m.regs.s1 == 20 * 2 + 20 * 4  # the guest's own arithmetic
