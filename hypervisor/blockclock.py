@@ -17,7 +17,10 @@ Two implementations of the same callback, with the same arithmetic:
 * ``native``: hypervisor/native/blockclock.c, compiled into the
   ``septum.hypervisor`` package as ``_blockclock*.so`` by the optional
   setuptools extension (pyproject.toml) and loaded with :mod:`ctypes` (no
-  Python.h, a plain shared object);
+  Python.h, a plain shared object).  It keeps a cache of recent blocks'
+  counts that hits only when a block's bytes equal the copy it counted
+  (comparing is cheaper than decoding: the decode is a chain of dependent
+  loads), so a rewritten block is counted again;
 * ``python``: a ctypes ``CFUNCTYPE`` callback, used when the shared object
   is missing (no C compiler when the package was built).  Same results,
   several times slower per block.
