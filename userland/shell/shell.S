@@ -19,8 +19,9 @@
 # still fail after two complaints (STORE_BAD_REPLY) make the shell stop
 # itself (suspect_self): then it may be the one that is wrong.  So do
 # READ_FAILURES failed READLINEs in a row (the console answers every call
-# at once: failures that repeat are the shell's own calls going wrong).  `ok` is
-# printed only for a PUT whose reply checked out.
+# at once: failures that repeat are the shell's own calls going wrong).
+# `ok` is printed only for a PUT whose reply checked out, and a value only
+# after its last copy is checked against the record's check word.
 #
 # Register use in the command loop: s1 = line, s2 = line end, s3/s4 = the
 # command word (start, length), s5/s6 = the first argument, s7/s8 = the
