@@ -17,6 +17,7 @@ from elftools.elf.elffile import ELFFile
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from septum.hypervisor.boot_cli import DEFAULT_MANIFEST
 from septum.hypervisor.machine import Machine
 from septum.kernel.abi import Layout, TaskState, Tcb
 from septum.testing.ipc import CONS, Ipc, line_sum
@@ -327,3 +328,17 @@ def test_a_restarted_reader_does_not_get_the_line_of_its_old_incarnation(system,
     console.expect("septum> ")
     answer = console.output[mark:].decode(errors="replace")
     assert "not found" in answer and "poison" not in answer
+
+
+def test_the_console_builds_as_gnu_builds_it(tmp_path):
+    """console.S's macros (GETC/PUTC, `\\@` labels, `unimp`) and lib/cons.S's
+    weak reference (0 in the shell, which has no watch_bits) assemble and
+    link byte for byte as GNU as + ld make them (the default system)."""
+    from septum.tests.kernel.test_build import _memory
+
+    manifest = DEFAULT_MANIFEST
+    ours = build(manifest, tmp_path / "ours.elf")
+    gnu = build(manifest, tmp_path / "gnu.elf", backend="gnu")
+    assert ours.tasks == gnu.tasks
+    a, b = _memory(ours.elf), _memory(gnu.elf)
+    assert not [hex(k) for k in sorted(set(a) | set(b)) if a.get(k, 0) != b.get(k, 0)][:10]
