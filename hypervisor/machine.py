@@ -75,10 +75,11 @@ were written against the slice-end latency, and one of them, a
 priority-3 task's state at the shell's next command, changes).
 Timer interrupts arrive at their exact virtual time; a line *lowered* by the
 guest (``mtimecmp`` written, PLIC claim) leaves ``mip`` before the guest's
-next instruction.  A poweroff through the test finisher ends the run, under
-the block clock, after the rest of the finisher store's block (usually the
-``j .`` after it): stopping inside a block from a memory hook would leave a
-stale PC.
+next instruction.  A poweroff through the test finisher stops right after
+the store under both clocks; under the block clock the PC QEMU leaves is the
+block's start, so the run loop finds the store in the block
+(:meth:`Machine._find_store`) and puts the PC and the count where count mode
+has them.
 
 Snapshots cost what the guest changed, not the size of RAM: RAM is host
 memory the board owns (hypervisor/ram.py), a copy-on-write mapping of the
@@ -432,6 +433,7 @@ class Machine:
             from septum.hypervisor.semihost import Semihost
             self.semihost = Semihost(self, cmdline=bootargs)
         self.htif = None
+        self._finisher_store: tuple[int, int, int] | None = None
         self._bp_hooks: dict[int, int] = {}
         self._bp_hit: int | None = None
         self._bp_skip: int | None = None
@@ -786,13 +788,44 @@ class Machine:
         # (QEMU ignores it too) must let the guest carry on.
         if addr == memmap.TEST_BASE and size >= 2 and (value & 0xFFFF) in _FINISHER_COMMANDS:
             if self._block_slice:
-                # A stop from a memory hook leaves the PC where Unicorn last
-                # wrote it: the block's start under the block clock (count
-                # mode writes it before every instruction).  End the slice
-                # before the next block instead; the store completes.
-                self.blockclock.state.irq_stop = 1  # type: ignore[union-attr]
+                # The store completes and emulation stops right after it,
+                # but with the PC where QEMU last wrote it: the block's
+                # start under the block clock (count mode writes it before
+                # every instruction).  The run loop finds the store.
+                self._finisher_store = (addr, size, value)
+            uc.emu_stop()
+
+    def _find_store(self, seen: tuple[int, int, int]) -> int | None:
+        """The address of the store of the open block that wrote ``seen``
+        (address, size, value): the first store instruction whose address
+        and value, computed from the registers as they are now (emulation
+        stopped right after the store), match -- None if none does."""
+        st = self.blockclock.state  # type: ignore[union-attr]
+        addr, size, value = seen
+        pa = self.trap.translate_fetch(st.block_pc)
+        code = None if pa is None else self._read_phys_or_none(pa, st.block_size)
+        if code is None:
+            return None
+        gpr = self.cpu.gpr
+        mask = (1 << (8 * size)) - 1
+        off = 0
+        while off + 2 <= len(code):
+            half = int.from_bytes(code[off:off + 2], "little")
+            if half & 3 == 3:
+                if off + 4 > len(code):
+                    return None
+                found = _store_operands(int.from_bytes(code[off:off + 4], "little"))
+                step = 4
             else:
-                uc.emu_stop()
+                found = _cstore_operands(half)
+                step = 2
+            if found is not None:
+                rs1, rs2, imm, width = found
+                if (width == size and (gpr(rs1) + imm) & _XLEN_MASK == addr
+                        and gpr(rs2) & mask == value & mask):
+                    return st.block_pc + off
+            off += step
+        return None
 
     def _hook_unmapped(self, uc: object, access: int, addr: int, size: int,
                        value: int, user: object) -> bool:
@@ -894,6 +927,7 @@ class Machine:
                     uc.ctl_flush_tb()
                     self.count_switches += 1
             self._tb_counted = not block
+            self._finisher_store = None
             self._in_slice = True
             err = None
             try:
@@ -921,7 +955,11 @@ class Machine:
                     # breakpoint stops before its instruction; wfi halts
                     # with the PC after itself.
                     pc = cpu.pc
-                    if err is not None:
+                    if self._finisher_store is not None:
+                        store = self._find_store(self._finisher_store)
+                        if store is not None:
+                            cpu.pc = pc = store
+                    if err is not None or self._finisher_store is not None:
                         clock.retire_at(pc, 1)  # type: ignore[union-attr]
                     elif self._bp_hit is not None:
                         clock.retire_at(pc, 0)  # type: ignore[union-attr]
@@ -1162,3 +1200,39 @@ class Machine:
 
 #: The encoding of ``wfi``.
 WFI = 0x10500073
+_XLEN_MASK = (1 << 64) - 1
+#: Integer store opcode (sb/sh/sw/sd: funct3 0..3 = log2 of the width).
+_OPCODE_STORE = 0x23
+
+
+def _sext(value: int, bits: int) -> int:
+    sign = 1 << (bits - 1)
+    return (value & (sign - 1)) - (value & sign)
+
+
+def _store_operands(insn: int) -> tuple[int, int, int, int] | None:
+    """(rs1, rs2, offset, width) of a 32-bit integer store, else None."""
+    if insn & 0x7F != _OPCODE_STORE or (insn >> 12) & 7 > 3:
+        return None
+    imm = _sext(((insn >> 25) << 5) | ((insn >> 7) & 0x1F), 12)
+    return (insn >> 15) & 0x1F, (insn >> 20) & 0x1F, imm, 1 << ((insn >> 12) & 7)
+
+
+def _cstore_operands(half: int) -> tuple[int, int, int, int] | None:
+    """(rs1, rs2, offset, width) of c.sw/c.sd/c.swsp/c.sdsp, else None."""
+    op, funct3 = half & 3, half >> 13
+    if op == 0 and funct3 in (6, 7):
+        rs1, rs2 = 8 + ((half >> 7) & 7), 8 + ((half >> 2) & 7)
+        if funct3 == 6:  # c.sw: uimm[5:3] = [12:10], [2] = [6], [6] = [5]
+            imm = (((half >> 10) & 7) << 3) | (((half >> 6) & 1) << 2) | (((half >> 5) & 1) << 6)
+            return rs1, rs2, imm, 4
+        imm = (((half >> 10) & 7) << 3) | (((half >> 5) & 3) << 6)  # c.sd
+        return rs1, rs2, imm, 8
+    if op == 2 and funct3 in (6, 7):
+        rs2 = (half >> 2) & 0x1F
+        if funct3 == 6:  # c.swsp: uimm[5:2] = [12:9], [7:6] = [8:7]
+            imm = (((half >> 9) & 0xF) << 2) | (((half >> 7) & 3) << 6)
+            return 2, rs2, imm, 4
+        imm = (((half >> 10) & 7) << 3) | (((half >> 7) & 7) << 6)  # c.sdsp
+        return 2, rs2, imm, 8
+    return None
