@@ -54,6 +54,30 @@
 # A corruption that rewrites both words of a pair consistently is not
 # caught: rx_head = 2**40 with its complement makes the editor loop over
 # the ring, which is how the watchdog's tests make a console hang.
+#
+# Stale input (stale_check).  A reader that broke without faulting -- a
+# shell whose every READLINE goes astray before the ecall, waiting for
+# ever in its poll loop -- keeps its IPC counters moving (its CONS_POLL
+# timer) and waits on nobody, so no supervisor rule sees it; only the
+# console knows that typed input waits and nobody comes for it.  Input
+# waits while ring bytes are unedited or a finished line is not taken (a
+# line being typed, not finished, waits for the user, not for a reader).
+# The clock starts when input arrives with no READLINE/READ since
+# (input_at), and restarts at every READLINE/READ (the reader came: a
+# notified reader that calls back, a shell back from a command with
+# typed-ahead bytes).  When input has waited CONS_INPUT_STALE (msg.inc)
+# the console sends SUP_COMPLAIN about the task that called READLINE/READ
+# last (fg_id, the "foreground" reader): the supervisor stops it and
+# restarts it (`cause=complaint from console`).  Once per incarnation:
+# complained_id keeps the id complained about, and a reader that comes
+# back with a new generation re-arms the rule.  The restarted shell gets
+# the unedited ring bytes; a line finished for its old incarnation is
+# dropped, as for any restarted reader.  The rule is checked when input
+# arrives, after every READLINE/READ, and on the console's own TIMER,
+# armed for the moment input would turn stale: notification bit
+# STALE_BIT (bit 1; bit 0 is the UART's interrupt, 29/30 the
+# watchdog's; nobody else notifies the console).  fg_id, complained_id
+# and input_at are checked words.
     .include "abi.inc"
     .include "manifest.inc"
     .include "msg.inc"
@@ -76,6 +100,7 @@
 .equ IRQ_BIT, 1 << CONSOLE_IRQ_UART0
 .equ READER_BIT, 1 << TASK_CONSOLE  # the reader's "call again"
 .equ RAW_MAX, 256           # most bytes one READ returns
+.equ STALE_BIT, 1 << 1      # our TIMER: typed input may have gone stale
 
 # A reader (RD_*), RD_SIZE bytes each, in `readers`, oldest first.
 .equ RD_ID, 0               # its id (the reply and the NOTIFY go there)
@@ -186,13 +211,14 @@ reply_status:                   # a2 = status, no bulk
 
 irq:
     andi    t0, a1, IRQ_BIT
-    beqz    t0, serve
+    beqz    t0, 1f              # STALE_BIT: our deadline
     call    rx_drain
     li      a0, IRQ_BIT
     call    sys_irq_ack
     call    edit
     li      a0, 0               # nobody is calling: tell the oldest reader
     call    notify_head
+1:  call    stale_check
     j       serve
 
 # READLINE / READ from s1 (s4 its buffer length, s5 = 1 for raw).
@@ -221,6 +247,9 @@ op_read:
     sd      s4, RD_CAP(a0)
     sd      s5, RD_RAW(a0)
     RDSEAL  a0
+    PUTC    s1, fg_id           # the foreground reader: a reader came, so
+    li      t0, 0               # waiting input's clock starts afresh
+    PUTC    t0, input_at
     call    edit
     call    head_ready
     beqz    a0, 5f
@@ -236,7 +265,7 @@ op_read:
     call    edit                # the next reader's line
     li      a0, 0
     call    notify_head
-    j       serve
+    j       7f
 5:  li      a2, CONS_WAIT
     mv      a0, s1
     li      a1, 0
@@ -244,6 +273,7 @@ op_read:
     call    sys_reply
     mv      a0, s1              # it knows it must wait; an older one may
     call    notify_head         # be ready (not this caller: it just asked)
+7:  call    stale_check         # input left waiting: its clock starts now
     j       serve
 6:  ld      t0, RD_ID(a0)       # a known reader: the same incarnation?
     beq     t0, s1, 2b
@@ -258,6 +288,50 @@ op_read:
     la      t1, line_run
     sd      zero, 0(t1)
     j       2b
+
+# stale_check — the stale-input rule (see the header): if typed input
+# waits, start its clock if need be; once it has waited CONS_INPUT_STALE,
+# complain once about the foreground reader, else arm our TIMER for that
+# moment.  Clobbers a0..a7, t0..t6.
+stale_check:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    GETC    t0, line_done
+    bnez    t0, 1f
+    GETC    t1, rx_head
+    GETC    t2, rx_tail
+    bne     t1, t2, 1f
+    li      t0, 0               # nothing waits for a reader: no clock
+    PUTC    t0, input_at        # (a deadline still armed finds nothing)
+    j       9f
+1:  GETC    t0, fg_id
+    GETC    t1, complained_id
+    beq     t0, t1, 9f          # no reader yet (0), or told already
+    li      a0, 0               # TIMER(0): a1 = now (and no deadline)
+    li      a1, 0
+    call    sys_timer
+    GETC    t0, input_at
+    bnez    t0, 2f
+    mv      t0, a1              # input waits from now on
+    PUTC    t0, input_at
+2:  li      t2, CONS_INPUT_STALE
+    add     a0, t0, t2          # when it turns stale
+    bgeu    a1, a0, 3f
+    li      a1, STALE_BIT
+    call    sys_timer
+    j       9f
+3:  GETC    a3, fg_id           # stale: complain about its reader, once
+    PUTC    a3, complained_id
+    li      t0, ID_INDEX_MASK
+    and     a3, a3, t0
+    li      a0, SUPERVISOR_TASK # its id: the supervisor is never restarted
+    li      a1, 0
+    li      a2, SUP_COMPLAIN
+    li      a6, 0
+    call    sys_call            # SUP_OK, or the supervisor's refusal:
+9:  ld      ra, 0(sp)           # either way nothing more to do
+    addi    sp, sp, 16
+    ret
 
 # give_line — reply to s1 with the finished line, after checking it against
 # its running sum; the line is then empty again.  Clobbers a0..a7, t0..t6, s6.
@@ -563,6 +637,9 @@ nreaders:  .dword 0, -1     # entries in `readers`
 line_len:  .dword 0, -1     # bytes in `line`
 line_done: .dword 0, -1     # 1: `line` is finished, for readers[0]
 last_cr:   .dword 0, -1     # 1: the last byte edited was CR
+fg_id:     .dword 0, -1     # id of the last READLINE/READ caller, 0 = none
+complained_id: .dword 0, -1 # fg_id when the console complained about it
+input_at:  .dword 0, -1     # since when input waits for a reader, 0 = not
 line_run:  .dword 0         # line_sum of line[0..line_len), kept per byte
 
     .bss
