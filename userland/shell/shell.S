@@ -17,9 +17,11 @@
 # later, two receipt failures in a row, a request that lib/store.S built
 # otherwise than line_pass checked it (STORE_CHANGED) or replies that
 # still fail after two complaints (STORE_BAD_REPLY) make the shell stop
-# itself (suspect_self): then it may be the one that is wrong.  So do
-# READ_FAILURES failed READLINEs in a row (the console answers every call
-# at once: failures that repeat are the shell's own calls going wrong).
+# itself (suspect_self): then it may be the one that is wrong.
+# READ_FAILURES failed READLINEs in a row are a complaint about the
+# console (it answers every call at once); should they go on after the
+# console's restart, the supervisor's complainer rule fails the shell:
+# its own calls were the broken ones.
 # `ok` is printed only for a PUT whose reply checked out, and a value only
 # after its last copy is checked against the record's check word.
 #
@@ -33,7 +35,7 @@
 
 .equ LINE_MAX, 200
 .equ STORE_STATUSES, 7          # store_names: STORE_OK .. STORE_CHANGED
-.equ READ_FAILURES, 3           # failed READLINEs in a row before suspect_self
+.equ READ_FAILURES, 3           # failed READLINEs in a row before a complaint
 .equ VALUE_MAX, 256             # the storage protocol's longest value
 .equ LIST_MAX, 32 * 33          # every key of a full store and its NUL
 .equ TICKS_PER_SEC, 10000000    # timebase 10 MHz
@@ -55,11 +57,14 @@ prompt:
     call    cons_readline
     la      t0, read_failures
     beqz    a0, 2f
-    lwu     t1, 0(t0)           # console busy or gone: ask again -- but
-    addi    t1, t1, 1           # the console answers every call now, so
-    sw      t1, 0(t0)           # failures in a row mean our own calls are
-    li      t2, READ_FAILURES   # broken (suspect_self)
-    bgeu    t1, t2, suspect_self
+    lwu     t1, 0(t0)           # console busy or gone: ask again; the
+    addi    t1, t1, 1           # console answers every call now, so
+    sw      t1, 0(t0)           # failures in a row are a complaint about
+    li      t2, READ_FAILURES   # it -- and if they go on after its
+    bltu    t1, t2, prompt      # restart, the supervisor fails us instead
+    sw      zero, 0(t0)         # (the complainer rule): our own calls were
+    li      a0, TASK_CONSOLE    # the broken ones
+    call    complain
     j       prompt
 2:  sw      zero, 0(t0)
     la      s1, line
