@@ -85,11 +85,16 @@ class TaskState(IntEnum):
 class TaskStatusWord(IntEnum):
     """TASK_STATUS ``a1``: bits 7:0 the state (:class:`TaskState`); in
     SEND_WAIT and REPLY_WAIT bits 15:8 the index of the task waited on (the
-    server of the pending CALL), 0 in every other state."""
+    server of the pending CALL), 0 in every other state; bit 16
+    (``IRQ_HELD``) set while an interrupt source routed to the task was
+    delivered and is still masked awaiting its IRQ_ACK (a restarted task's
+    masked sources too, until it acknowledges them)."""
 
     STATE_MASK = 0xFF
     WAIT_SHIFT = 8
     WAIT_MASK = 0xFF
+    IRQ_HELD_SHIFT = 16
+    IRQ_HELD = 1 << 16
 
 
 #: Fault cause recorded for EXIT (not an scause value: bit 12 set).
@@ -166,6 +171,8 @@ FPW_SENDER_BIT = 62
 FPW_NOTIFIED_BIT = 63
 assert Limits.MAX_TASKS <= FPW_SENDER_BIT and FPW_NOTIFIED_BIT == FPW_SENDER_BIT + 1
 assert Limits.MAX_TASKS <= TaskStatusWord.WAIT_MASK + 1  # TASK_STATUS's wait index
+assert TaskStatusWord.IRQ_HELD == 1 << TaskStatusWord.IRQ_HELD_SHIFT
+assert TaskStatusWord.IRQ_HELD > TaskStatusWord.WAIT_MASK << TaskStatusWord.WAIT_SHIFT
 
 #: log2(Tcb.SIZE): the kernel indexes its TCB array with a shift.
 TCB_SHIFT = 9
@@ -348,12 +355,14 @@ def task_id(index: int, generation: int) -> int:
     return ((generation & TaskId.GEN_MASK) << TaskId.GEN_SHIFT) | (index & TaskId.INDEX_MASK)
 
 
-def status_word(state: int, wait: int) -> int:
+def status_word(state: int, wait: int, held: bool = False) -> int:
     """TASK_STATUS ``a1`` for a task in ``state`` whose TCB WAIT is ``wait``
-    (the index only counts in SEND_WAIT and REPLY_WAIT)."""
+    (the index only counts in SEND_WAIT and REPLY_WAIT), ``held`` if one of
+    its interrupt sources is masked awaiting its IRQ_ACK."""
+    word = TaskStatusWord.IRQ_HELD if held else 0
     if state in (TaskState.SEND_WAIT, TaskState.REPLY_WAIT):
-        return state | (wait & TaskStatusWord.WAIT_MASK) << TaskStatusWord.WAIT_SHIFT
-    return state
+        return word | state | (wait & TaskStatusWord.WAIT_MASK) << TaskStatusWord.WAIT_SHIFT
+    return word | state
 
 
 def dead_code(generation: int) -> int:

@@ -157,6 +157,37 @@ irq_unmask_bits:
     li      a1, 1
     j       irq_set_enable
 
+# irq_held — TASK_STATUS's bit 16: a0 = a task index.  Out: a0 =
+# STATUS_IRQ_HELD if some routed source of that task is masked, else 0.
+# Only external_handle clears an enable bit (plic_init sets all, IRQ_ACK
+# sets the owner's), so a masked source is exactly one delivered and not
+# yet acknowledged -- by this incarnation or an earlier one (a restart
+# leaves it masked).  Clobbers: t0-t5.
+    .globl irq_held
+irq_held:
+    la      t0, irq_table
+    li      t1, IRQ_COUNT
+1:  beqz    t1, 3f
+    ld      t2, IRQE_OWNER(t0)
+    bne     t2, a0, 2f
+    ld      t2, IRQE_IRQ(t0)
+    srli    t3, t2, 5           # word index of the enable bit
+    slli    t3, t3, 2
+    li      t4, PLIC_SENABLE
+    add     t3, t3, t4
+    andi    t2, t2, 31
+    lw      t5, 0(t3)
+    srl     t5, t5, t2
+    andi    t5, t5, 1
+    beqz    t5, 4f              # masked: held
+2:  addi    t0, t0, IRQE_ENTRY_SIZE
+    addi    t1, t1, -1
+    j       1b
+3:  li      a0, 0
+    ret
+4:  li      a0, STATUS_IRQ_HELD
+    ret
+
 # external_handle — claim every pending source, mask it, complete it, post
 # its owner's bit.  Preserves s0; clobbers a0-a7, t0-t6.
     .globl external_handle

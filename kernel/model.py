@@ -348,6 +348,8 @@ class Model:
                 return ret(Err.BAD_TASK)
             x = self.tasks[a[0]]
             # a5 (the pc of the last fault) is an address the model does not know.
+            # a1's IRQ_HELD bit is 0: the model has no interrupts (its systems
+            # route none, so the kernel's irq_held finds no source either).
             return ret(Err.OK, status_word(x.state, x.wait), x.id, x.cause, x.tval, 0, x.denials,
                        (x.received << 32) | x.sent, defined=(0, 1, 2, 3, 4, 6, 7))
         if n in (Sys.TASK_RESTART, Sys.TASK_STOP):

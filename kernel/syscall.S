@@ -109,7 +109,8 @@ kernel_shutdown:
     j       1b
 
 # TASK_STATUS (a0 = task index), supervisor only.
-# Returns a1 = state (| the index waited on << 8 in SEND_WAIT / REPLY_WAIT),
+# Returns a1 = state (| the index waited on << 8 in SEND_WAIT / REPLY_WAIT,
+# | STATUS_IRQ_HELD if a source of its is masked awaiting IRQ_ACK),
 # a2 = id, a3 = cause, a4 = tval, a5 = pc, a6 = denials,
 # a7 = RECEIVED << 32 | SENT (both counters' high halves are always 0).
 sys_task_status:
@@ -143,6 +144,11 @@ sys_task_status:
     lwu     t2, TCB_SENT(t1)
     or      t0, t0, t2
     sd      t0, TF_A7(s0)
+    ld      a0, TF_A0(s0)       # bit 16: an interrupt awaits its IRQ_ACK
+    call    irq_held
+    ld      t0, TF_A1(s0)
+    or      t0, t0, a0
+    sd      t0, TF_A1(s0)
     j       sys_ret_ok
 
 # supervised_target — TASK_RESTART's and TASK_STOP's checks: the caller is

@@ -63,3 +63,6 @@ def test_status_word_helper_keeps_the_state_in_the_low_byte():
             assert w & TaskStatusWord.STATE_MASK == state
             waiting = state in (TaskState.SEND_WAIT, TaskState.REPLY_WAIT)
             assert w >> TaskStatusWord.WAIT_SHIFT == (wait if waiting else 0)
+            held = status_word(state, wait, held=True)
+            assert held == w | TaskStatusWord.IRQ_HELD
+            assert held & TaskStatusWord.STATE_MASK == state
