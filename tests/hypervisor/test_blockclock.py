@@ -151,8 +151,9 @@ def test_native_clock_is_built() -> None:
     # CI and this machine have gcc: the optional extension must be there
     # (the Python fallback is for hosts without a compiler).
     assert native_library() is not None
-    assert Machine(ram_size=16 << 20).clock_impl == "native"
-    assert Machine(ram_size=16 << 20, clock_impl="python").clock_impl == "python"
+    assert Machine(ram_size=16 << 20, clock="block").clock_impl == "native"
+    assert Machine(ram_size=16 << 20, clock="block", clock_impl="python").clock_impl == "python"
+    assert Machine(ram_size=16 << 20).clock_mode == "count"     # the default
     assert Machine(ram_size=16 << 20, clock="count").clock_impl == "count"
 
 
@@ -383,12 +384,12 @@ def test_missing_native_clock_falls_back_and_says_so_once(monkeypatch: pytest.Mo
     monkeypatch.setattr(blockclock, "_NATIVE", [None])
     monkeypatch.setattr(blockclock, "_WARNED", [])
     with pytest.warns(RuntimeWarning, match="block clock is not built") as caught:
-        a = Machine(ram_size=16 << 20)
-        b = Machine(ram_size=16 << 20)
+        a = Machine(ram_size=16 << 20, clock="block")
+        b = Machine(ram_size=16 << 20, clock="block")
     assert len(caught) == 1
     assert a.clock_impl == b.clock_impl == "python"
     with pytest.raises(MachineError, match="not built"):
-        Machine(ram_size=16 << 20, clock_impl="native")
+        Machine(ram_size=16 << 20, clock="block", clock_impl="native")
 
 
 def test_foreign_code_hook_stops_count_as_in_count_mode() -> None:
