@@ -12,7 +12,7 @@ last ping (a NOTIFY of bit ``1 << its index`` to the supervisor, sent by
 runnable with none of these at :data:`MISSES` heartbeats in a row is hung:
 the supervisor stops it and restarts it exactly as if it had faulted.
 
-Three more rules catch a server that looks alive but serves nobody, each
+Four more rules catch a server that looks alive but serves nobody, each
 failing it as a hung task:
 
 * unanswered call: a task seen waiting in a CALL on the same watched
@@ -22,6 +22,13 @@ failing it as a hung task:
   stopped or restarting, or itself waiting in a CALL (the end of the chain
   is blamed).  Every server must answer every call promptly for this to
   be sound (the console's READLINE answers ``CONS_WAIT`` and notifies);
+* deaf to its interrupt: a watched task seen blocked in a RECV while an
+  interrupt source routed to it awaits its IRQ_ACK (TASK_STATUS ``a1``
+  bit 16, ``TaskStatusWord.IRQ_HELD``), at :data:`MISSES` heartbeats in a
+  row (``cause=deaf to its interrupt (<n> heartbeats)``): it swallowed a
+  notification without acknowledging it, and the kernel keeps the source
+  masked until it does.  Every driver acknowledges before its next RECV
+  and at its start (a restart leaves its sources masked);
 * interrupt storm: a watched task that received more than :data:`STORM`
   messages beyond those it sent within one heartbeat (``cause=storm``);
 * complaint: ``SUP_COMPLAIN`` from a task allowed to call the supervisor

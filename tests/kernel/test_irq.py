@@ -21,6 +21,10 @@ def _check(out: str) -> None:
     assert "FAIL" not in out, out
     assert "".join(re.findall(r"^got (.*)$", out, re.M)) == "abcd"
     assert "ok irq.ack.notmine" in out and "uart: done" in out
+    # TASK_STATUS a1 bit 16 (IRQ_HELD): set at each delivery (uartirq.S
+    # checks before every IRQ_ACK), clear after the last acknowledgement.
+    assert out.count("ok irq.held") == out.count("got ") >= 1
+    assert out.count("ok irq.unheld") == 1
 
 
 def test_uart_interrupt_under_qemu(tmp_path, fastpath):

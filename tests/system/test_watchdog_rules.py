@@ -31,7 +31,7 @@ from septum.testing.ipc import Ipc
 from septum.userland import supervision
 
 HERE = Path(__file__).parent / "watchdog"
-FAILED = re.compile(rb"supervisor: \w+ faulted: cause=(hung|unanswered|storm|complaint)")
+FAILED = re.compile(rb"supervisor: \w+ faulted: cause=(hung|unanswered|storm|complaint|deaf)")
 UNANSWERED = r"supervisor: {} faulted: cause=unanswered \({} waited (\d+) heartbeats\)"
 STORM = r"supervisor: {} faulted: cause=storm \((\d+) notifications in a heartbeat\)"
 NOP_C = 0x0001  # c.nop (RVC: c.addi x0, 0)

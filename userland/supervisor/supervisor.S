@@ -22,7 +22,7 @@
 # heartbeats in a row: hung.  Of the hung tasks found at one heartbeat only the most
 # urgent are failed (the others may merely be starved by them):
 #   supervisor: <task> faulted: cause=hung (missed <n> heartbeats)
-# Three more rules at each heartbeat catch servers that look alive:
+# Four more rules at each heartbeat catch servers that look alive:
 # - interrupt storm (check_storms): a watched task that received more than
 #   WATCH_STORM messages beyond those it sent since the last heartbeat (an
 #   interrupt it never clears: each turn of its loop is a delivery)
@@ -34,6 +34,15 @@
 #   the chain is blamed through S's own wait).  Sound because every server
 #   answers every call at once (the console's READLINE answers CONS_WAIT)
 #     supervisor: <S> faulted: cause=unanswered (<T> waited <n> heartbeats)
+# - deaf to its interrupt (check_deaf): a watched task seen blocked in a
+#   RECV (RECV_WAIT, NOTIFY_WAIT) while an interrupt of its awaits its
+#   IRQ_ACK (TASK_STATUS a1 bit 16: the kernel keeps a delivered source
+#   masked until then) at WATCH_MISSES heartbeats in a row: it took the
+#   notification and waits for more without acknowledging, so it never
+#   hears its device again, though it answers calls and pings.  Drivers
+#   ack before their next RECV (between the two they are runnable, or in
+#   a CALL), and a restarted one acks at its start
+#     supervisor: <task> faulted: cause=deaf to its interrupt (<n> heartbeats)
 # - complaint (op_complain, SUP_COMPLAIN a3 = index): a client that got a
 #   wrong answer reports the server (only tasks granted to call us can)
 #     supervisor: <task> faulted: cause=complaint from <caller>

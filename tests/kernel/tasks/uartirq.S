@@ -1,6 +1,8 @@
 # uartirq.S — owns UART0 and its interrupt (notification bit UART_IRQ_UART0):
 # waits for the interrupt, drains the receiver, echoes what came as
-# "got <bytes>", acknowledges, and powers off after 4 bytes.
+# "got <bytes>", acknowledges, and powers off after 4 bytes.  TASK_STATUS
+# on itself reports the source held (a1 bit 16) before each IRQ_ACK, and not
+# after the last one.
     .include "abi.inc"
     .include "manifest.inc"
     .include "rt.inc"
@@ -39,6 +41,9 @@ drain:
     addi    a1, s10, 1
     sub     a1, a1, a0
     SYS     SYS_LOG
+    li      a0, TASK_UART       # ourselves: READY, the source held (bit 16)
+    SYS     SYS_TASK_STATUS
+    CHECK   a1, TS_READY | STATUS_IRQ_HELD, irq.held
     .globl before_ack, after_ack
 before_ack:
     li      a0, 1 << UART_IRQ_UART0
@@ -47,6 +52,9 @@ after_ack:
     CHECK   a0, ERR_OK, irq.ack
     li      t0, 4
     bltu    s9, t0, wait
+    li      a0, TASK_UART       # acknowledged, no byte after: not held
+    SYS     SYS_TASK_STATUS     # (earlier, more input may be delivered
+    CHECK   a1, TS_READY, irq.unheld    # at once on the unmask)
     li      a0, 1 << 30
     SYS     SYS_IRQ_ACK
     CHECK   a0, ERR_BAD_ARG, irq.ack.notmine
