@@ -18,7 +18,9 @@ system with a real misbehaving task:
 
 and the negatives: an idle system with the shell at its prompt, typing
 long lines, the attack flood, a burst of puts and host-link calls through
-the proxy fail nobody.
+the proxy fail nobody -- by any rule, the deaf-driver rule
+(tests/system/test_deaf_driver.py) included: the console, storage and the
+proxy acknowledge every interrupt before their next RECV.
 """
 
 from __future__ import annotations
