@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 
+from septum.hypervisor import memmap
 from septum.kernel.abi import RegionPerm, TaskState, Tcb
 from septum.userland import supervision
 
@@ -80,6 +81,10 @@ def _irq_ack_ecall(m, inject) -> int:
     return hits[0]
 
 
+def _uart_enabled(m) -> bool:
+    return bool(m.plic.enable[memmap.PLIC_CONTEXT_S] & 1 << memmap.UART0_IRQ)
+
+
 def _expect_deaf_console(system, console, inject, start: int) -> None:
     m = system.machine
     got = console.expect(DEAF.format("console"), timeout=1000)
@@ -88,6 +93,8 @@ def _expect_deaf_console(system, console, inject, start: int) -> None:
     # the swallowed interrupt.
     assert m.clock() - start <= (supervision.MISSES + 1) * supervision.HEARTBEAT
     assert _state(m, inject, "console") == TaskState.STOPPED
+    # What TASK_STATUS bit 16 reads: the UART's source masked (S context).
+    assert not _uart_enabled(m)
     console.expect("supervisor: restarting console in 10 ms")
     console.expect("supervisor: restarted console")
 
@@ -108,6 +115,7 @@ def test_console_swallowing_its_interrupt_is_restarted(system, console, inject):
     console.expect("ok")
     console.sendline("get deaf")
     console.expect("\near")
+    assert _uart_enabled(m)  # the new incarnation acknowledged at its start
     assert _failures(console) == [b"supervisor: console faulted: cause=deaf to its interrupt "
                                   b"(2 heartbeats)"]
 
