@@ -41,7 +41,7 @@ from typing import Callable
 from unicorn import riscv_const as rc
 
 from septum.hypervisor import sv39
-from septum.hypervisor.cpu import Cpu
+from septum.hypervisor.cpu import Cpu, RegBatch
 from septum.toolchain.riscv import (
     CAUSE_INTERRUPT,
     CSR,
@@ -123,6 +123,13 @@ class TrapUnit:
     def __init__(self, cpu: Cpu, read_phys: Callable[[int, int], bytes | None],
                  mtime: Callable[[], int]) -> None:
         self.cpu = cpu
+        # The hot path's register traffic in four library calls: the pc and
+        # privilege at entry, the delegation/status/vector CSRs (read as M),
+        # and everything a trap writes, per target level.
+        self._entry = RegBatch(cpu, (_PC, _PRIV))
+        self._csrs = RegBatch(cpu, (_MEDELEG, _MIDELEG, _MSTATUS, _STVEC, _MTVEC))
+        self._to_s = RegBatch(cpu, (_SEPC, _SCAUSE, _STVAL, _MSTATUS, _PC, _PRIV))
+        self._to_m = RegBatch(cpu, (_MEPC, _MCAUSE, _MTVAL, _MSTATUS, _PC))
         self.read_phys = read_phys
         self.mtime = mtime
         self.on_trap: Callable[[int, int, int, int], None] | None = None
@@ -139,44 +146,43 @@ class TrapUnit:
 
     # ----- trap entry ---------------------------------------------------------
 
-    def take(self, cause: int, epc: int, tval: int) -> int:
-        """Enter the trap handler for ``cause`` as from the current level.
-        Returns the level the trap was taken to (1 S or 3 M)."""
-        # The hot path of every system call: plain ints, raw register access.
+    def take(self, cause: int, epc: int, tval: int, prev: int | None = None) -> int:
+        """Enter the trap handler for ``cause`` as from the current level
+        (``prev``, when the caller has just read it).  Returns the level the
+        trap was taken to (1 S or 3 M)."""
+        # The hot path of every system call: plain ints, batched register
+        # access (RegBatch).
         cpu = self.cpu
-        write, read = cpu.write, cpu.read
-        prev = read(_PRIV)
-        # From here on the hart runs in M (as the trap will, or S after).
+        if prev is None:
+            prev = cpu.read(_PRIV)
+        # From here on the hart runs in M (as the trap will, or S after):
+        # the CSRs below are read with M's rights.
         if prev != _M:
-            write(_PRIV, _M)
+            cpu.write(_PRIV, _M)
+        medeleg, mideleg, status, stvec, mtvec = self._csrs.read()
         interrupt = cause >> 63
         code = cause & _CODE_MASK
-        deleg = read(_MIDELEG if interrupt else _MEDELEG)
-        status = read(_MSTATUS)
+        deleg = mideleg if interrupt else medeleg
         if prev != _M and (deleg >> code) & 1:
             target = _S
-            write(_SEPC, epc)
-            write(_SCAUSE, cause)
-            write(_STVAL, tval)
             spie = _SPIE if status & _SIE else 0
             spp = _SPP if prev == _S else 0
             status = (status & ~(_SPIE | _SIE | _SPP)) | spie | spp
-            tvec = read(_STVEC)
+            tvec = stvec
         else:
             target = _M
-            write(_MEPC, epc)
-            write(_MCAUSE, cause)
-            write(_MTVAL, tval)
             mpie = _MPIE if status & _MIE else 0
             status = (status & ~(_MPIE | _MIE | _MPP)) | mpie | (prev << MSTATUS_MPP_SHIFT)
-            tvec = read(_MTVEC)
-        write(_MSTATUS, status)
+            tvec = mtvec
         base = tvec & ~3
         if interrupt and tvec & 3 == 1:
             base += 4 * code
-        write(_PC, base)
-        if target != _M:
-            write(_PRIV, target)
+        if target == _S:
+            # In list order: the S CSRs and mstatus while still in M, then
+            # the pc, then the privilege drops to S.
+            self._to_s.write(epc, cause, tval, status, base, _S)
+        else:
+            self._to_m.write(epc, cause, tval, status, base)
         counts = self.counts
         counts[cause] = counts.get(cause, 0) + 1
         if self.on_trap is not None:
@@ -188,7 +194,8 @@ class TrapUnit:
     def hook_intr(self, uc: object, intno: int, user_data: object) -> None:
         """``UC_HOOK_INTR`` callback: a synchronous exception with pc + 4."""
         cpu = self.cpu
-        epc = cpu.read(_PC) - 4
+        pc, prev = self._entry.read()
+        epc = pc - 4
         self.slice_traps += 1
         if self.slice_traps > self.trap_limit:
             # Each trap entry is counted by no instruction hook: a handler
@@ -196,7 +203,7 @@ class TrapUnit:
             self.storm = True
             uc.emu_stop()  # type: ignore[attr-defined]
         if intno == UC_ECALL:
-            self.take(_ECALL_CAUSE[cpu.read(_PRIV)], epc, 0)
+            self.take(_ECALL_CAUSE[prev], epc, 0, prev)
         elif intno == Exc.ILLEGAL_INSTRUCTION:
             bits = self.fetch_insn(epc)
             if bits is not None and self._emulate(epc, bits):
