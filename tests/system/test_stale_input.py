@@ -16,11 +16,13 @@ a line typed slowly with pauses longer than CONS_INPUT_STALE.
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from septum.kernel.abi import RegionPerm, TaskState, Tcb
-from septum.testing.ipc import CONS
+from septum.testing.ipc import CONS, Ipc
 from septum.userland import supervision
 
+HELD = Path(__file__).parent / "stale" / "held.toml"
 STALE = CONS["CONS_INPUT_STALE"]  # timebase ticks (10 MHz)
 TICKS_PER_MS = 10_000
 COMPLAINT = "supervisor: shell faulted: cause=complaint from console"
@@ -160,3 +162,36 @@ def test_the_stale_window_covers_the_campaigns_probe():
     assert STALE < swifi.GET_TRIES * swifi.PROBE_TIME
     assert STALE > (supervision.MISSES + 1) * supervision.HEARTBEAT
     assert STALE >= 2 * CONS["CONS_POLL"]
+
+
+def test_a_reader_told_its_line_is_there_that_never_calls_back_is_complained_about(
+        system_for):
+    # The host's proxy, the console's only reader, asks for a line
+    # (CONS_WAIT) and is told when one is typed, but the host never asks
+    # again: the line waits for it.  Complained about after
+    # CONS_INPUT_STALE, it is restarted and loses its place and that line
+    # (as any restarted reader); asking again, it gets the next one.
+    s = system_for(HELD, ready=b"supervisor: up\n")
+    m, con = s.machine, s.console
+    waiting = (TaskState.RECV_WAIT, TaskState.NOTIFY_WAIT)
+    stop = m.run(max_insns=5_000_000,
+                 until=lambda: all(_state(s, s.inject, t) in waiting for t in ("console", "proxy")))
+    assert stop.kind == "until", stop
+    ipc = Ipc(s)
+    assert ipc.call("console", CONS["CONS_READLINE"], buflen=64).words[0] == CONS["CONS_WAIT"]
+    start = m.clock()
+    con.send(b"held\r")
+    assert ipc.wait_notified(timeout=10)  # told; it does not call back
+    con.expect("supervisor: proxy faulted: cause=complaint from console",
+               timeout=2 * STALE / TICKS_PER_MS)
+    assert STALE <= m.clock() - start <= STALE + 2 * 100_000
+    con.expect("supervisor: restarted proxy")
+    _run_ms(s, 50)
+    r = ipc.call("console", CONS["CONS_READLINE"], buflen=64)
+    assert r.ok and r.words[0] == CONS["CONS_WAIT"]  # the held line is gone
+    con.send(b"next\r")
+    r = ipc.console_read(buflen=64)
+    assert r.ok and r.words[0] == CONS["CONS_OK"] and r.data == b"next"
+    # Once per incarnation: the new proxy waits again, nobody complains.
+    _run_ms(s, 2 * STALE // TICKS_PER_MS)
+    assert _failures(con) == [b"supervisor: proxy faulted: cause=complaint from console"]

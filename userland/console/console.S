@@ -56,28 +56,30 @@
 # the ring, which is how the watchdog's tests make a console hang.
 #
 # Stale input (stale_check).  A reader that broke without faulting -- a
-# shell whose every READLINE goes astray before the ecall, waiting for
-# ever in its poll loop -- keeps its IPC counters moving (its CONS_POLL
-# timer) and waits on nobody, so no supervisor rule sees it; only the
-# console knows that typed input waits and nobody comes for it.  Input
-# waits while ring bytes are unedited or a finished line is not taken (a
-# line being typed, not finished, waits for the user, not for a reader).
-# The clock starts when input arrives with no READLINE/READ since
-# (input_at), and restarts at every READLINE/READ (the reader came: a
-# notified reader that calls back, a shell back from a command with
-# typed-ahead bytes).  When input has waited CONS_INPUT_STALE (msg.inc)
-# the console sends SUP_COMPLAIN about the task that called READLINE/READ
-# last (fg_id, the "foreground" reader): the supervisor stops it and
-# restarts it (`cause=complaint from console`).  Once per incarnation:
-# complained_id keeps the id complained about, and a reader that comes
-# back with a new generation re-arms the rule.  The restarted shell gets
-# the unedited ring bytes; a line finished for its old incarnation is
-# dropped, as for any restarted reader.  The rule is checked when input
-# arrives, after every READLINE/READ, and on the console's own TIMER,
-# armed for the moment input would turn stale: notification bit
-# STALE_BIT (bit 1; bit 0 is the UART's interrupt, 29/30 the
-# watchdog's; nobody else notifies the console).  fg_id, complained_id
-# and input_at are checked words.
+# shell that no longer answers the console's bit, waiting for ever in its
+# wait loop -- is blocked in IPC and waits on nobody, so no supervisor
+# rule sees it; only the console knows that typed input waits and nobody
+# comes for it.  Input waits while ring bytes are unedited or a finished
+# line is not taken (a line being typed, not finished, waits for the
+# user, not for a reader).  It waits for the oldest reader (its data is
+# ready: it was told), or with no reader registered for the one that
+# called READLINE/READ last (fg_id, the "foreground" reader, expected
+# back: a shell running a command while the user types ahead).  The clock
+# (input_at) starts when input begins to wait and starts afresh whenever
+# a reader takes input; calls of other readers (a shell polling behind a
+# reader that holds a line) do not stop it.  When input has waited
+# CONS_INPUT_STALE (msg.inc) the console sends SUP_COMPLAIN about the
+# reader it waits for: the supervisor stops it and restarts it
+# (`cause=complaint from console`).  A registered reader loses its place
+# and a line edited for it (as any restarted reader would): the next
+# reader's turn.  Once per incarnation: complained_id keeps the id
+# complained about, and a reader that comes back with a new generation
+# re-arms the rule.  The restarted shell gets the ring bytes typed after
+# the stuck line.  The rule is checked when input arrives, after every
+# READLINE/READ, and on the console's own TIMER, armed for the moment
+# input would turn stale: notification bit STALE_BIT (bit 1; bit 0 is the
+# UART's interrupt, 29/30 the watchdog's; nobody else notifies the
+# console).  fg_id, complained_id and input_at are checked words.
     .include "abi.inc"
     .include "manifest.inc"
     .include "msg.inc"
@@ -247,9 +249,7 @@ op_read:
     sd      s4, RD_CAP(a0)
     sd      s5, RD_RAW(a0)
     RDSEAL  a0
-    PUTC    s1, fg_id           # the foreground reader: a reader came, so
-    li      t0, 0               # waiting input's clock starts afresh
-    PUTC    t0, input_at
+    PUTC    s1, fg_id           # the foreground reader
     call    edit
     call    head_ready
     beqz    a0, 5f
@@ -262,6 +262,8 @@ op_read:
     j       4f
 3:  call    give_raw
 4:  call    pop_reader
+    li      t0, 0               # input was taken: what waits still (typed
+    PUTC    t0, input_at        # ahead, or another reader's) starts afresh
     call    edit                # the next reader's line
     li      a0, 0
     call    notify_head
@@ -304,9 +306,9 @@ stale_check:
     li      t0, 0               # nothing waits for a reader: no clock
     PUTC    t0, input_at        # (a deadline still armed finds nothing)
     j       9f
-1:  GETC    t0, fg_id
+1:  call    stale_reader        # whom the input waits for
     GETC    t1, complained_id
-    beq     t0, t1, 9f          # no reader yet (0), or told already
+    beq     a0, t1, 9f          # no reader yet (0), or told already
     li      a0, 0               # TIMER(0): a1 = now (and no deadline)
     li      a1, 0
     call    sys_timer
@@ -320,8 +322,19 @@ stale_check:
     li      a1, STALE_BIT
     call    sys_timer
     j       9f
-3:  GETC    a3, fg_id           # stale: complain about its reader, once
-    PUTC    a3, complained_id
+3:  call    stale_reader        # stale: complain about its reader, once
+    PUTC    a0, complained_id
+    li      t0, 0
+    PUTC    t0, input_at
+    GETC    t0, nreaders
+    beqz    t0, 4f
+    call    pop_reader          # a registered reader loses its place (it
+    li      t0, 0               # asks again once restarted) and a line
+    PUTC    t0, line_len        # edited for it, as for any restarted
+    PUTC    t0, line_done       # reader: the next reader's turn
+    la      t1, line_run
+    sd      zero, 0(t1)
+4:  GETC    a3, complained_id
     li      t0, ID_INDEX_MASK
     and     a3, a3, t0
     li      a0, SUPERVISOR_TASK # its id: the supervisor is never restarted
@@ -329,8 +342,24 @@ stale_check:
     li      a2, SUP_COMPLAIN
     li      a6, 0
     call    sys_call            # SUP_OK, or the supervisor's refusal:
-9:  ld      ra, 0(sp)           # either way nothing more to do
+    call    edit                # either way nothing more to ask
+    li      a0, 0
+    call    notify_head
+9:  ld      ra, 0(sp)
     addi    sp, sp, 16
+    ret
+
+# stale_reader -> a0 = the id of the reader waiting input is for: the
+# oldest reader (its data is ready and it was told), or with no reader
+# registered the last one (fg_id: it is expected back).  Clobbers t0..t6.
+stale_reader:
+    GETC    t0, nreaders
+    beqz    t0, 1f
+    la      t1, readers
+    RDCHK   t1
+    ld      a0, RD_ID(t1)
+    ret
+1:  GETC    a0, fg_id
     ret
 
 # give_line — reply to s1 with the finished line, after checking it against
