@@ -123,6 +123,7 @@ _WATCHDOG_CAUSES = (
     ("cause=storm", "interrupt storm"),
     ("cause=complaint", "complaint"),
     ("cause=complained about", "complainer"),
+    ("cause=deaf", "deaf to its interrupt"),
 )
 
 
