@@ -35,6 +35,7 @@ class Sys(IntEnum):
     LOG = 11
     SHUTDOWN = 12
     TASK_STOP = 13
+    TASK_VERIFY = 14
 
 
 class Err(IntEnum):
@@ -274,6 +275,7 @@ SYSCALL_ARGS: dict[Sys, tuple[str, ...]] = {
     Sys.LOG: ("buffer", "length"),
     Sys.SHUTDOWN: ("code",),
     Sys.TASK_STOP: ("index",),
+    Sys.TASK_VERIFY: ("index",),
 }
 
 

@@ -362,6 +362,15 @@ class Model:
             if n == Sys.TASK_RESTART:
                 self.init_task(x)
             return ret(Err.OK, x.id)
+        if n == Sys.TASK_VERIFY:
+            if not t.spec.supervisor:
+                return deny()
+            if a[0] >= len(self.tasks):
+                return ret(Err.BAD_TASK)
+            # The model keeps no code bytes: its tasks never write their own
+            # code (hostile buffers stay in their bufarea), so every code
+            # region equals its pristine copy.
+            return ret(Err.OK, 0)
         if n == Sys.EXIT:
             self.fault(t, CAUSE_EXIT, a[0], TaskState.EXITED)
             return False

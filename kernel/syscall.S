@@ -185,6 +185,28 @@ sys_ret_target_id:
     sd      t0, TF_A1(s0)
     j       sys_ret_ok
 
+# TASK_VERIFY (a0 = task index), supervisor only: compare the task's code
+# region (region 0, the R-X one, starting at the recipe's DATA_DST) with the
+# pristine copy.  Returns a1 = 0 if equal, else 1 + the byte offset of the
+# first difference.  Only the code: the initial data after it changes
+# legitimately.
+sys_task_verify:
+    call    require_supervisor
+    ld      a0, TF_A0(s0)
+    li      t0, TASK_COUNT
+    bgeu    a0, t0, sys_bad_task
+    slli    t1, a0, TCB_SHIFT
+    la      t0, tcbs
+    add     t1, t1, t0
+    ld      t0, TCB_DESC(t1)
+    ld      a0, DESC_DATA_DST(t0)
+    ld      a1, DESC_DATA_SRC(t0)
+    ld      t1, DESC_REGIONS(t0)
+    ld      a2, REGION_SIZE(t1)     # the builder lists the code region first
+    call    kcompare8
+    sd      a0, TF_A1(s0)
+    j       sys_ret_ok
+
 # NOTIFY (a0 = task id, a1 = bits).
 sys_notify:
     slli    a0, a0, 32          # ids are 32 bits
@@ -269,5 +291,6 @@ syscall_table:
     .dword  sys_log             # SYS_LOG
     .dword  sys_shutdown        # SYS_SHUTDOWN
     .dword  sys_task_stop       # SYS_TASK_STOP
+    .dword  sys_task_verify     # SYS_TASK_VERIFY
     .globl syscall_table, syscall_table_end
 syscall_table_end:              # tests/kernel/test_build.py checks the size

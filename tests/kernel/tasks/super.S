@@ -339,6 +339,20 @@ _start:
     ARGS    99
     SYS     SYS_TASK_STOP
     CHECK   a0, ERR_BAD_TASK, stop.badtask
+    # TASK_VERIFY: the code of a task that ran, faulted and was restarted
+    # (and is now stopped) equals its pristine copy; so does the caller's
+    # own; an index out of range is BAD_TASK.
+    li      a0, TASK_FAULTY
+    SYS     SYS_TASK_VERIFY
+    SAVE
+    CHECK   s1, ERR_OK, verify.ok
+    CHECK   s2, 0, verify.intact
+    ARGS    TASK_SUPER
+    SYS     SYS_TASK_VERIFY
+    CHECK   a1, 0, verify.self
+    ARGS    99
+    SYS     SYS_TASK_VERIFY
+    CHECK   a0, ERR_BAD_TASK, verify.badtask
     li      a0, TASK_FAULTY
     SYS     SYS_TASK_RESTART
     SAVE
