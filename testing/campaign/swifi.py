@@ -124,6 +124,7 @@ _WATCHDOG_CAUSES = (
     ("cause=complaint", "complaint"),
     ("cause=complained about", "complainer"),
     ("cause=deaf", "deaf to its interrupt"),
+    ("cause=code corrupted", "code scrub"),
 )
 
 

@@ -22,7 +22,7 @@
 # heartbeats in a row: hung.  Of the hung tasks found at one heartbeat only the most
 # urgent are failed (the others may merely be starved by them):
 #   supervisor: <task> faulted: cause=hung (missed <n> heartbeats)
-# Four more rules at each heartbeat catch servers that look alive:
+# Five more rules at each heartbeat catch servers that look alive:
 # - interrupt storm (check_storms): a watched task that received more than
 #   WATCH_STORM messages beyond those it sent since the last heartbeat (an
 #   interrupt it never clears: each turn of its loop is a delivery)
@@ -43,6 +43,11 @@
 #   ack before their next RECV (between the two they are runnable, or in
 #   a CALL), and a restarted one acks at its start
 #     supervisor: <task> faulted: cause=deaf to its interrupt (<n> heartbeats)
+# - code scrub (check_code): one watched task that is up per heartbeat,
+#   round robin, has its code compared with the pristine copy (the
+#   kernel's TASK_VERIFY); any difference is corruption, whatever its
+#   symptom
+#     supervisor: <task> faulted: cause=code corrupted (offset <n>)
 # - complaint (op_complain, SUP_COMPLAIN a3 = index): a client that got a
 #   wrong answer reports the server (only tasks granted to call us can)
 #     supervisor: <task> faulted: cause=complaint from <caller>
@@ -676,6 +681,7 @@ heartbeat:
 9:  call    check_storms
     call    check_calls
     call    check_deaf
+    call    check_code
     ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
@@ -890,6 +896,64 @@ check_deaf:
     addi    sp, sp, 16
     ret
 
+# check_code — the code scrub, after check_deaf: the next watched task
+# that is up (round robin from `scrub_next`: one TASK_VERIFY per heartbeat
+# keeps the idle cost small) has its code compared by the kernel with the
+# pristine copy TASK_RESTART restores.  Code that differs is corrupted,
+# whatever its symptom (campaign fault 9214 of seed 0: a word after the
+# shell's ecall in ipc_call, its answers lost, yet it runs, answers pings
+# and its counters move): failed as a hung task is, and the restart
+# repairs it.  We are not watched, so never verified.  Clobbers s2..s8.
+check_code:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    li      s3, TASKS_TOTAL     # candidates left: at most one full turn
+1:  beqz    s3, 9f
+    addi    s3, s3, -1
+    la      t0, scrub_next
+    ld      s2, 0(t0)
+    addi    t1, s2, 1
+    li      t2, TASKS_TOTAL
+    bltu    t1, t2, 2f
+    li      t1, 0
+2:  sd      t1, 0(t0)
+    li      t0, WATCHED_TASKS
+    srl     t0, t0, s2
+    andi    t0, t0, 1
+    beqz    t0, 1b
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 1b              # not up: the restart path has it
+    ld      t0, TR_SEEN_STATE(s6)
+    li      t1, TS_FAULTED
+    bgeu    t0, t1, 1b          # stopped: the fault path has it
+    mv      a0, s2
+    li      a7, SYS_TASK_VERIFY # (no lib/sys.S wrapper: its layout is every task's)
+    ecall
+    bnez    a0, 9f
+    beqz    a1, 9f              # intact: one task per heartbeat
+    addi    s3, a1, -1          # the offset of the first byte that differs
+    mv      a0, s2              # stop it now, then as a hung task
+    call    sys_task_stop
+    la      a0, m_sup           # supervisor: <task> faulted: cause=code corrupted (offset <n>)
+    call    out_str
+    mv      a0, s2
+    call    task_name
+    call    out_str
+    la      a0, m_corrupt
+    call    out_str
+    mv      a0, s3
+    call    out_dec
+    la      a0, m_corrupt2
+    call    out_str
+    call    out_nl
+    call    fail_task
+9:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
 # restart_due — restart every task whose back-off is over; arm the timer
 # for the earliest one still waiting.
 restart_due:
@@ -1023,6 +1087,8 @@ m_unanswered: .asciz " faulted: cause=unanswered ("
 m_waited:     .asciz " waited "
 m_deaf:       .asciz " faulted: cause=deaf to its interrupt ("
 m_complaint:  .asciz " faulted: cause=complaint from "
+m_corrupt:    .asciz " faulted: cause=code corrupted (offset "
+m_corrupt2:   .asciz ")"
 m_complained: .asciz " faulted: cause=complained about "
 m_again:      .asciz " again after its restart"
 m_reboot:     .asciz "supervisor: rebooting"
@@ -1033,4 +1099,5 @@ m_poweroff:   .asciz "supervisor: powering off"
 armed:   .zero 8                # our TIMER deadline (0 = none)
 next_beat: .zero 8              # when the next heartbeat is due
 pongs:   .zero 8                # pong bits received since the last heartbeat
+scrub_next: .zero 8             # the next task check_code looks at
 records: .zero TR_SIZE * TASKS_TOTAL
