@@ -543,6 +543,7 @@ def _manifest_include(m: Manifest, slot: int) -> str:
         f".equ WATCH_HEARTBEAT, {sv.HEARTBEAT}",
         f".equ WATCH_MISSES, {sv.MISSES}",
         f".equ WATCH_STORM, {sv.STORM}",
+        f".equ WATCH_SCRUB_GRACE, {sv.SCRUB_GRACE}",
         "# TASK_TABLE: the supervisor's names and priorities, in manifest order.",
         ".macro TASK_TABLE",
         "    .pushsection .rodata",

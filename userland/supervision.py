@@ -12,7 +12,7 @@ last ping (a NOTIFY of bit ``1 << its index`` to the supervisor, sent by
 runnable with none of these at :data:`MISSES` heartbeats in a row is hung:
 the supervisor stops it and restarts it exactly as if it had faulted.
 
-Four more rules catch a server that looks alive but serves nobody, each
+Five more rules catch a server that looks alive but serves nobody, each
 failing it as a hung task:
 
 * unanswered call: a task seen waiting in a CALL on the same watched
@@ -31,6 +31,13 @@ failing it as a hung task:
   and at its start (a restart leaves its sources masked);
 * interrupt storm: a watched task that received more than :data:`STORM`
   messages beyond those it sent within one heartbeat (``cause=storm``);
+* code scrub: at each heartbeat one watched task that is up (round
+  robin) has its code compared with the pristine copy the kernel keeps
+  for its restarts (TASK_VERIFY); a difference still there
+  :data:`SCRUB_GRACE` heartbeats in a row, the same task verified at each,
+  fails it (``cause=code corrupted (offset <n>)``, the byte offset of the
+  first difference in its code region): a corruption no other rule sees,
+  whatever its symptom (the restart restores the code);
 * complaint: ``SUP_COMPLAIN`` from a task allowed to call the supervisor
   (``cause=complaint from <caller>``); the same caller's complaint about a
   task its last complaint restarted, within the give-up window, fails the
@@ -60,6 +67,13 @@ MISSES = 2
 #: delivering one byte an interrupt would make 576.  The console storm of
 #: campaign fault 1914 makes ~4,000-8,000.
 STORM = 1_000
+#: Heartbeats in a row the code scrub must find a task's code different
+#: from the pristine copy before it fails the task itself (the first
+#: finding included).  The other rules name the symptom of a corruption
+#: they see, and have their time first: 12 heartbeats (600 ms) outlast the
+#: slowest, the console's stale-input complaint (``CONS_INPUT_STALE``,
+#: 500 ms, plus a kernel tick).
+SCRUB_GRACE = 12
 #: The library file (userland/lib/) that answers the ping and crash bits:
 #: ``crash TASK`` posts the crash bit only to tasks that link it.
 LIB_FILE = "watch.S"

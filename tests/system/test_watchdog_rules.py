@@ -19,7 +19,8 @@ system with a real misbehaving task:
 and the negatives: an idle system with the shell at its prompt, typing
 long lines, the attack flood, a burst of puts and host-link calls through
 the proxy fail nobody -- by any rule, the deaf-driver rule
-(tests/system/test_deaf_driver.py) included: the console, storage and the
+(tests/system/test_deaf_driver.py) and the code scrub
+(tests/system/test_code_scrub.py) included: the console, storage and the
 proxy acknowledge every interrupt before their next RECV.
 """
 
@@ -33,7 +34,8 @@ from septum.testing.ipc import Ipc
 from septum.userland import supervision
 
 HERE = Path(__file__).parent / "watchdog"
-FAILED = re.compile(rb"supervisor: \w+ faulted: cause=(hung|unanswered|storm|complaint|deaf)")
+FAILED = re.compile(rb"supervisor: \w+ faulted: cause=(hung|unanswered|storm|complaint|deaf"
+                    rb"|code corrupted)")
 UNANSWERED = r"supervisor: {} faulted: cause=unanswered \({} waited (\d+) heartbeats\)"
 STORM = r"supervisor: {} faulted: cause=storm \((\d+) notifications in a heartbeat\)"
 NOP_C = 0x0001  # c.nop (RVC: c.addi x0, 0)

@@ -45,8 +45,10 @@
 #     supervisor: <task> faulted: cause=deaf to its interrupt (<n> heartbeats)
 # - code scrub (check_code): one watched task that is up per heartbeat,
 #   round robin, has its code compared with the pristine copy (the
-#   kernel's TASK_VERIFY); any difference is corruption, whatever its
-#   symptom
+#   kernel's TASK_VERIFY); a difference is corruption, whatever its
+#   symptom: that task is verified at each heartbeat, and one still
+#   different at WATCH_SCRUB_GRACE heartbeats in a row (the other rules
+#   name the symptom first if they see it) is failed
 #     supervisor: <task> faulted: cause=code corrupted (offset <n>)
 # - complaint (op_complain, SUP_COMPLAIN a3 = index): a client that got a
 #   wrong answer reports the server (only tasks granted to call us can)
@@ -896,18 +898,35 @@ check_deaf:
     addi    sp, sp, 16
     ret
 
-# check_code — the code scrub, after check_deaf: the next watched task
-# that is up (round robin from `scrub_next`: one TASK_VERIFY per heartbeat
-# keeps the idle cost small) has its code compared by the kernel with the
-# pristine copy TASK_RESTART restores.  Code that differs is corrupted,
-# whatever its symptom (campaign fault 9214 of seed 0: a word after the
-# shell's ecall in ipc_call, its answers lost, yet it runs, answers pings
-# and its counters move): failed as a hung task is, and the restart
-# repairs it.  We are not watched, so never verified.  Clobbers s2..s8.
+# check_code — the code scrub, after check_deaf: one watched task that is
+# up has its code compared by the kernel with the pristine copy
+# TASK_RESTART restores (TASK_VERIFY): the suspect if there is one, else
+# the next in round robin from `scrub_next` (one call per heartbeat keeps
+# the idle cost small).  Code that differs is corrupted, whatever its
+# symptom (campaign fault 9214 of seed 0: a word after the shell's ecall in
+# ipc_call, its answers lost, yet it runs, answers pings and its counters
+# move).  The task becomes the suspect, verified at each heartbeat; still
+# different at WATCH_SCRUB_GRACE heartbeats in a row (the other rules,
+# which name the symptom, had their time first), it is failed as a hung
+# task is, and the restart repairs it.  A suspect that goes down (another
+# rule, a fault) or verifies intact is cleared.  We are not watched, so
+# never verified.  Clobbers s2..s8.
 check_code:
     addi    sp, sp, -16
     sd      ra, 0(sp)
-    li      s3, TASKS_TOTAL     # candidates left: at most one full turn
+    la      t0, scrub_on        # our first heartbeat (at boot) skips it: the
+    ld      t1, 0(t0)           # kernel has just copied every task's code
+    sd      t0, 0(t0)           # from the pristine copy
+    beqz    t1, 9f
+    la      t0, scrub_suspect
+    ld      s2, 0(t0)
+    beqz    s2, 10f
+    addi    s2, s2, -1
+    call    scrub_candidate
+    bnez    a0, 3f              # still up: verify it again
+    la      t0, scrub_suspect   # down: whoever took it down has it
+    sd      zero, 0(t0)
+10: li      s3, TASKS_TOTAL     # candidates left: at most one full turn
 1:  beqz    s3, 9f
     addi    s3, s3, -1
     la      t0, scrub_next
@@ -917,23 +936,30 @@ check_code:
     bltu    t1, t2, 2f
     li      t1, 0
 2:  sd      t1, 0(t0)
-    li      t0, WATCHED_TASKS
-    srl     t0, t0, s2
-    andi    t0, t0, 1
-    beqz    t0, 1b
-    mv      a0, s2
-    call    record
-    mv      s6, a0
-    ld      t0, TR_MODE(s6)
-    bnez    t0, 1b              # not up: the restart path has it
-    ld      t0, TR_SEEN_STATE(s6)
-    li      t1, TS_FAULTED
-    bgeu    t0, t1, 1b          # stopped: the fault path has it
-    mv      a0, s2
+    call    scrub_candidate
+    beqz    a0, 1b
+3:  mv      a0, s2
     li      a7, SYS_TASK_VERIFY # (no lib/sys.S wrapper: its layout is every task's)
     ecall
     bnez    a0, 9f
-    beqz    a1, 9f              # intact: one task per heartbeat
+    la      t0, scrub_suspect
+    bnez    a1, 4f
+    sd      zero, 0(t0)         # intact (again): no suspect
+    j       9f
+4:  addi    t1, s2, 1
+    ld      t2, 0(t0)
+    la      t3, scrub_beats
+    ld      t4, 0(t3)
+    addi    t4, t4, 1
+    beq     t1, t2, 5f          # the suspect again
+    li      t4, 1               # a new suspect
+5:  sd      t1, 0(t0)
+    sd      t4, 0(t3)
+    li      t0, WATCH_SCRUB_GRACE
+    bltu    t4, t0, 9f
+    sd      zero, 0(t3)
+    la      t0, scrub_suspect
+    sd      zero, 0(t0)
     addi    s3, a1, -1          # the offset of the first byte that differs
     mv      a0, s2              # stop it now, then as a hung task
     call    sys_task_stop
@@ -949,9 +975,35 @@ check_code:
     la      a0, m_corrupt2
     call    out_str
     call    out_nl
+    mv      a0, s2
+    call    record
+    mv      s6, a0
     call    fail_task
 9:  ld      ra, 0(sp)
     addi    sp, sp, 16
+    ret
+
+# scrub_candidate(s2 = index) -> a0 = 1 if the task is watched and up (not
+# restarting or given up, not stopped), else 0.  Clobbers t0, t1, a0-a2.
+scrub_candidate:
+    li      t0, WATCHED_TASKS
+    srl     t0, t0, s2
+    andi    t0, t0, 1
+    beqz    t0, 1f
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    mv      a0, s2
+    call    record
+    ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ld      t0, TR_MODE(a0)
+    bnez    t0, 1f              # not up: the restart path has it
+    ld      t0, TR_SEEN_STATE(a0)
+    li      t1, TS_FAULTED
+    bgeu    t0, t1, 1f          # stopped: the fault path has it
+    li      a0, 1
+    ret
+1:  li      a0, 0
     ret
 
 # restart_due — restart every task whose back-off is over; arm the timer
@@ -1100,4 +1152,7 @@ armed:   .zero 8                # our TIMER deadline (0 = none)
 next_beat: .zero 8              # when the next heartbeat is due
 pongs:   .zero 8                # pong bits received since the last heartbeat
 scrub_next: .zero 8             # the next task check_code looks at
+scrub_on: .zero 8               # nonzero after the first heartbeat
+scrub_suspect: .zero 8          # 1 + the task whose code differed, 0 = none
+scrub_beats: .zero 8            # heartbeats in a row it was found so
 records: .zero TR_SIZE * TASKS_TOTAL
