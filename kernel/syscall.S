@@ -203,7 +203,8 @@ sys_task_verify:
     ld      a1, DESC_DATA_SRC(t0)
     ld      t1, DESC_REGIONS(t0)
     ld      a2, REGION_SIZE(t1)     # the builder lists the code region first
-    call    kcompare8
+                                    # (whole pages: kcompare16 may pair them)
+    call    kcompare16
     sd      a0, TF_A1(s0)
     j       sys_ret_ok
 

@@ -45,24 +45,31 @@ kcopy8:
     j       1b
 2:  ret
 
-# kcompare8 — compare a2 bytes at physical a0 with physical a1, a doubleword
-# at a time (both 8-byte aligned, a2 a multiple of 8).  Returns a0 = 0 if
-# equal, else 1 + the byte offset (from a0) of the first differing byte.
+# kcompare16 — compare a2 bytes at physical a0 with physical a1, two
+# doublewords a turn (both 8-byte aligned, a2 a nonzero multiple of 16: a
+# code region is whole pages; unrolled because the supervisor's scrub runs
+# it at every heartbeat).  Returns a0 = 0 if equal, else 1 + the byte
+# offset (from a0) of the first differing byte.
 # Clobbers: a0-a3, t0, t1.
-    .globl kcompare8
-kcompare8:
+    .globl kcompare16
+kcompare16:
     li      t1, KWINDOW - KWINDOW_PA
     add     a0, a0, t1
     add     a1, a1, t1
     mv      a3, a0              # the start, for the offset
     add     a2, a2, a0          # the end
-1:  bgeu    a0, a2, 3f
-    ld      t0, 0(a0)
+1:  ld      t0, 0(a0)
     ld      t1, 0(a1)
     bne     t0, t1, 2f
-    addi    a0, a0, 8
-    addi    a1, a1, 8
-    j       1b
+    ld      t0, 8(a0)
+    ld      t1, 8(a1)
+    addi    a0, a0, 16
+    addi    a1, a1, 16
+    bne     t0, t1, 3f
+    bltu    a0, a2, 1b
+    li      a0, 0
+    ret
+3:  addi    a0, a0, -8          # the pair's second doubleword differs
 2:  xor     t0, t0, t1          # little-endian: the lowest nonzero byte of
     sub     a0, a0, a3          # the difference is the first in memory
     addi    a0, a0, 1
@@ -71,7 +78,6 @@ kcompare8:
     srli    t0, t0, 8
     addi    a0, a0, 1
     j       4b
-3:  li      a0, 0
 5:  ret
 
 # kzero — zero a1 bytes at physical a0 (8-byte aligned, multiple of 8).
