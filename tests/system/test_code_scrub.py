@@ -16,11 +16,14 @@ the corruption's symptom.
 * A difference repaired within the grace (the suspect verifies intact)
   fails nobody.
 * An idle system: the scrub goes round and fails nobody.
+* A complainer whose code differs is failed instead of the task it
+  accuses (SUP_COMPLAIN verifies the caller).
 """
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
@@ -31,6 +34,7 @@ C_ADDIW_T1_M1 = 0x337D  # c.addiw t1, -1 (RVC quadrant 1): DEAD_HI's low bits
 FAULT_9214_WORD = 0x19B9_58ED  # the word the campaign's fault 9214 writes
 SCRUB = r"supervisor: {} faulted: cause=code corrupted \(offset (\d+)\)"
 FAILED = re.compile(rb"supervisor: \w+ faulted: cause=[^\r\n]*")
+HERE = Path(__file__).parent / "watchdog"
 
 
 def _symbols(elf, name: str) -> list[int]:
@@ -138,3 +142,24 @@ def test_a_difference_repaired_within_the_grace_fails_nobody(system, console, in
     assert read() == 0
     assert FAILED.findall(console.output) == []
     assert "supervisor: restart" not in console.output.decode(errors="replace")
+
+
+def test_a_complainer_whose_code_differs_is_failed_instead(system_for):
+    """SUP_COMPLAIN from a caller whose code differs from its pristine copy
+    (tests/system/watchdog/complain.toml; a padding byte of the plaintiff's
+    code region changed before it runs): the supervisor verifies the
+    complainer first and fails it, not the task it accuses (the
+    restarted plaintiff, its code restored, complains no more)."""
+    s = system_for(HERE / "complain.toml", ready=b"supervisor: up\n")
+    con, m, inject = s.console, s.machine, s.inject
+    base, size, _ = inject.regions("plaintiff")[0]
+    last = inject.task_phys("plaintiff", base + size - 1)
+    old = m.read_phys(last, 1)
+    m.write_phys(last, bytes([old[0] ^ 0x5A]))
+    con.expect(SCRUB.format("plaintiff"))
+    con.expect("supervisor: restarted plaintiff")
+    _run_heartbeats(m, supervision.MISSES + 1)
+    assert FAILED.findall(con.output) == \
+        [f"supervisor: plaintiff faulted: cause=code corrupted (offset {size - 1})".encode()]
+    assert m.read_phys(last, 1) == old  # the restart restored it
+    assert "victim faulted" not in con.output.decode()

@@ -306,7 +306,8 @@ op_crash:
 # tasks the manifest lets call us get here: no new authority (they could
 # already SUP_RESTART).
 # A complaint is not proof: a corrupted client finds every answer wrong.
-# So when the task's last failure was a complaint from the same caller,
+# So a caller whose code differs from its pristine copy (TASK_VERIFY) is
+# failed instead, at once (cause=code corrupted); and when the task's last failure was a complaint from the same caller,
 # it has been restarted since (its code restored) and the window is not
 # over, the caller is failed instead (and the task's record forgets who
 # complained, so a restarted caller's complaint counts again).
@@ -327,7 +328,21 @@ op_complain:
     bgeu    a1, t0, 1f          # stopped: the fault path has it
     slli    s3, s1, 48          # the caller's index
     srli    s3, s3, 48
-    ld      t0, TR_PLAINTIFF(s6)
+    mv      a0, s3              # a complainer whose code differs from the
+    li      a7, SYS_TASK_VERIFY # pristine copy is not believed: it is the
+    ecall                       # one failed (as the code scrub does)
+    bnez    a0, 3f
+    beqz    a1, 3f
+    mv      s2, s3
+    addi    s3, a1, -1
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    ld      t0, TR_MODE(s6)
+    bnez    t0, 1f
+    call    fail_corrupted
+    j       1f
+3:  ld      t0, TR_PLAINTIFF(s6)
     addi    t1, s3, 1
     bne     t0, t1, 2f
     call    now
@@ -961,7 +976,20 @@ check_code:
     la      t0, scrub_suspect
     sd      zero, 0(t0)
     addi    s3, a1, -1          # the offset of the first byte that differs
-    mv      a0, s2              # stop it now, then as a hung task
+    mv      a0, s2
+    call    record
+    mv      s6, a0
+    call    fail_corrupted
+9:  ld      ra, 0(sp)
+    addi    sp, sp, 16
+    ret
+
+# fail_corrupted(s2 = index, s3 = offset, s6 = its record) — the scrub's
+# failure: stop the task now, log it, then as a hung task.  Clobbers s7, s8.
+fail_corrupted:
+    addi    sp, sp, -16
+    sd      ra, 0(sp)
+    mv      a0, s2
     call    sys_task_stop
     la      a0, m_sup           # supervisor: <task> faulted: cause=code corrupted (offset <n>)
     call    out_str
@@ -975,11 +1003,8 @@ check_code:
     la      a0, m_corrupt2
     call    out_str
     call    out_nl
-    mv      a0, s2
-    call    record
-    mv      s6, a0
     call    fail_task
-9:  ld      ra, 0(sp)
+    ld      ra, 0(sp)
     addi    sp, sp, 16
     ret
 
