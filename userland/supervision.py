@@ -39,7 +39,9 @@ failing it as a hung task:
   first difference in its code region): a corruption no other rule sees,
   whatever its symptom (the restart restores the code);
 * complaint: ``SUP_COMPLAIN`` from a task allowed to call the supervisor
-  (``cause=complaint from <caller>``); the same caller's complaint about a
+  (``cause=complaint from <caller>``) -- unless the caller's own code
+  differs from its pristine copy (TASK_VERIFY): then the caller is failed
+  (``cause=code corrupted``); the same caller's complaint about a
   task its last complaint restarted, within the give-up window, fails the
   caller instead (a corrupted client finds every answer wrong).
 

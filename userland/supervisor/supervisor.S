@@ -53,9 +53,10 @@
 # - complaint (op_complain, SUP_COMPLAIN a3 = index): a client that got a
 #   wrong answer reports the server (only tasks granted to call us can)
 #     supervisor: <task> faulted: cause=complaint from <caller>
-#   and the same complaint again about the restarted task, within WINDOW,
-#   fails the complainer instead (a corrupted client finds every answer
-#   wrong)
+#   (a caller whose own code differs from its pristine copy is failed
+#   instead, cause=code corrupted), and the same complaint again about
+#   the restarted task, within WINDOW, fails the complainer instead (a
+#   corrupted client finds every answer wrong)
 #     supervisor: <caller> faulted: cause=complained about <task> again after its restart
 # A task failed by any rule is stopped at once (TASK_STOP: it is STOPPED,
 # spins no more and keeps nobody waiting: its callers get the dead code),
