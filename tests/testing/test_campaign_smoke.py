@@ -6,11 +6,11 @@ issue's full target.
 
 Fault injection: the issue's 10,000 faults (campaign seed 0, twenty slices
 of 500; each xdist worker boots one rig and runs its slices on it), ~10 ms
-of CPU time a fault (docs/campaigns.md).  Each slice must show 0 kernel
-crashes -- the issue's target, which holds -- and account for every fault;
-the other figures (hangs, recovered, records lost) are printed, not
-asserted: they miss the issue's targets (98.8% recovered, docs/campaigns.md
-says which faults and why), and CI must stay green until they hold.
+of CPU time a fault (docs/campaigns.md).  The issue's targets, asserted
+slice by slice so that together they hold for the whole run: 0 kernel
+crashes, 0 hangs and 0 acknowledged records lost in every slice, and at
+most 1% of each slice not recovered (so >= 99% recovered over all of
+them); every fault accounted for.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ def swifi_rig():
 
 
 @pytest.mark.parametrize("part", SWIFI_SLICES)
-def test_swifi_faults_no_kernel_crash(part, swifi_rig):
+def test_swifi_faults_meet_the_targets(part, swifi_rig):
     first = part * SWIFI_SLICE
     r = rep.run_swifi(SWIFI_SLICE, seed=0, start=first, stream=None, rig=swifi_rig)
     print(rep.format_table(r))
@@ -70,3 +70,6 @@ def test_swifi_faults_no_kernel_crash(part, swifi_rig):
     assert [f["index"] for f in r["faults"]] == list(range(first, first + SWIFI_SLICE))
     assert t["kernel_crashes"] == 0, r["failures"]
     assert t["kernel_crashes"] + t["hangs"] + t["recovered"] + t["not_recovered"] == SWIFI_SLICE
+    assert t["hangs"] == 0, r["failures"]
+    assert t["records_lost"] == 0, r["failures"]
+    assert t["not_recovered"] * 100 <= SWIFI_SLICE, r["failures"]
