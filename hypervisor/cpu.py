@@ -92,15 +92,12 @@ _REG_READ = uclib.uc_reg_read
 _REG_WRITE = uclib.uc_reg_write
 
 
-@functools.lru_cache(maxsize=None)
-def counter_offset() -> int:
-    """Byte offset of ``uc->emu_counter`` in Unicorn's ``uc_struct``.
-
-    Found by running a two-instruction loop for three different counts on a
-    scratch engine and keeping the one 64-bit field that equals count+1 each
-    time.  Raises :class:`MachineError` if no such unique field exists (a
-    different Unicorn build): better to refuse than to count wrong.
-    """
+def _uc_struct_field(delta: int, what: str) -> int:
+    """Byte offset of the one 64-bit field of Unicorn's ``uc_struct`` that
+    equals ``count + delta`` after each of three runs of a two-instruction
+    loop for ``count`` instructions on a scratch engine.  Raises
+    :class:`MachineError` if no such unique field exists (a different
+    Unicorn build): better to refuse than to count wrong."""
     uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
     uc.mem_map(0x8000_0000, 0x1000)
     # addi x1, x1, 1 ; j -4
@@ -112,13 +109,21 @@ def counter_offset() -> int:
         uc.emu_start(0x8000_0000, NO_UNTIL, count=count)
         raw = ctypes.string_at(handle, window)
         found = {off for off in range(0, window - 8, 8)
-                 if struct.unpack_from("<Q", raw, off)[0] == count + 1}
+                 if struct.unpack_from("<Q", raw, off)[0] == count + delta}
         candidates = found if candidates is None else candidates & found
     if not candidates or len(candidates) != 1:
         raise MachineError(
-            f"unicorn {unicorn.__version__}: cannot locate the instruction counter "
+            f"unicorn {unicorn.__version__}: cannot locate {what} "
             f"(Septum needs unicorn=={UNICORN_VERSION})")
     return candidates.pop()
+
+
+@functools.lru_cache(maxsize=None)
+def counter_offset() -> int:
+    """Byte offset of ``uc->emu_counter`` in Unicorn's ``uc_struct``: the
+    field that reads count+1 after a run of count instructions (the
+    count+1th was stopped before it ran)."""
+    return _uc_struct_field(1, "the instruction counter")
 
 
 @functools.lru_cache(maxsize=None)
@@ -126,24 +131,9 @@ def count_limit_offset() -> int:
     """Byte offset of ``uc->emu_count`` (the ``count`` of the current
     ``emu_start``) in ``uc_struct``: Unicorn's counting hook stops once
     ``emu_counter`` exceeds it, so lowering it mid-slice (a timer compare
-    written by the guest) ends the slice exactly there.  Found like
-    :func:`counter_offset`: the one field equal to count after three runs."""
-    uc = Uc(UC_ARCH_RISCV, UC_MODE_RISCV64)
-    uc.mem_map(0x8000_0000, 0x1000)
-    uc.mem_write(0x8000_0000, struct.pack("<II", 0x00108093, 0xFFDFF06F))
-    handle = uc._uch.value
-    candidates: set[int] | None = None
-    for count in (1000, 1237, 5003):
-        uc.emu_start(0x8000_0000, NO_UNTIL, count=count)
-        raw = ctypes.string_at(handle, 4096)
-        found = {off for off in range(0, 4096 - 8, 8)
-                 if struct.unpack_from("<Q", raw, off)[0] == count}
-        candidates = found if candidates is None else candidates & found
-    if not candidates or len(candidates) != 1:
-        raise MachineError(
-            f"unicorn {unicorn.__version__}: cannot locate the instruction count limit "
-            f"(Septum needs unicorn=={UNICORN_VERSION})")
-    return candidates.pop()
+    written by the guest) ends the slice exactly there.  The field equal to
+    count after each run."""
+    return _uc_struct_field(0, "the instruction count limit")
 
 
 def _readable_ranges() -> list[tuple[int, int]]:
