@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "septum.hypervisor.trace_cli",
     "septum.hypervisor.bench_cli",
     "septum.hypervisor.campaign_cli",
+    "septum.hypervisor.unicorn_cli",
 )
 
 DESCRIPTION = """\

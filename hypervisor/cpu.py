@@ -89,6 +89,8 @@ for _name, _num in CSR_NAMES.items():
 del _name, _num, _rid
 
 _REG_READ = uclib.uc_reg_read
+#: ``uc_septum_tb_count(uc, on)``: only in Septum's build of Unicorn.
+_TB_COUNT = getattr(uclib, "uc_septum_tb_count", None)
 _REG_WRITE = uclib.uc_reg_write
 
 
@@ -260,6 +262,9 @@ class Cpu:
         # The U54 model has S-mode and Sv39; UC_CPU_RISCV64_ANY has no S-mode.
         uc.ctl_set_cpu_model(rc.UC_CPU_RISCV64_SIFIVE_U54)
         self.uc = uc
+        #: Septum's build of Unicorn is loaded (hypervisor/unicorn_build.py):
+        #: count mode can count per translated block.
+        self.tb_capable = _TB_COUNT is not None
         self._h = uc._uch
         self._buf = ctypes.c_uint64()
         self._ref = ctypes.byref(self._buf)
@@ -281,6 +286,23 @@ class Cpu:
         self._mip = ctypes.c_uint32.from_address(env + CTX_MIP)
         self._badaddr = ctypes.c_uint64.from_address(env + CTX_BADADDR)
         self._check_layout()
+        #: Count per translated block whenever nothing needs the count
+        #: per instruction (the run loop's choice; False: always per
+        #: instruction, as stock Unicorn counts).
+        self.tb_wanted = True
+        #: Count mode counts per translated block now (else Unicorn's hook
+        #: before every instruction); see :meth:`set_tb_count`.
+        self.tb_count = False
+        self.set_tb_count(True)
+
+    def set_tb_count(self, on: bool) -> None:
+        """Count per translated block (``on``) or per instruction.  Both give
+        the same counts and stops; per block is faster, but a hook that runs
+        inside a block and reads the counter sees the block's end.  Each
+        switch drops the translated code (between slices only)."""
+        if self.tb_capable and on != self.tb_count:
+            if _TB_COUNT(self._h, 1 if on else 0) == 0:
+                self.tb_count = on
 
     # ----- registers --------------------------------------------------------
 

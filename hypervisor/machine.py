@@ -913,6 +913,10 @@ class Machine:
                 due = (ev - self._ticks) * INSNS_PER_TICK - self._frac
                 if due < n:
                     n, exact = max(due, 1), True
+            if cpu.tb_capable and cpu.tb_count != (cpu.tb_wanted and not hooks):
+                # Hooks inside blocks that read the count need it per
+                # instruction (see _watch_code_hooks).
+                cpu.set_tb_count(cpu.tb_wanted and not hooks)
             # (_clock_alone first: it also takes the hook out when needed.)
             block = (st is not None and self._clock_alone() and not self._count_next
                      and n >= COUNT_MODE_BELOW and not hooks and not self._observed())

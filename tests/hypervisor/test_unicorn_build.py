@@ -1,0 +1,185 @@
+"""Septum's build of Unicorn (hypervisor/unicorn_build.py): the count per
+translated block against Unicorn's count hook before every instruction.
+
+The reference is always the per-instruction count: the same patched library
+with the block count switched off (``cpu.tb_wanted = False``: Unicorn's own
+code path, hook and all), and, in a subprocess, the stock wheel from PyPI
+(``SEPTUM_UNICORN=stock``).  Everything a caller can see must agree at every
+stop: retired instructions, pc, privilege, registers, console output, trap
+records, stop reasons -- over slices of every length, so that budgets end
+inside blocks, at their first and last instructions, at traps, at device
+accesses and at timer interrupts.
+
+CI builds the library (``.ci/run``: ``septum unicorn build``); so does
+anyone who follows the README's quick start.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from septum.hypervisor import unicorn_build
+from septum.hypervisor.machine import Machine
+from septum.tests.hypervisor.build import build_elf
+from septum.tests.hypervisor.test_blockclock import COMPUTE, FAULTS, SMC, TIMER
+
+#: A guest that reprograms its timer from inside slices (the run loop then
+#: lowers the count limit in place, from a device write in mid-block), reads
+#: mtime, prints over the UART and sleeps in wfi.
+RETARGET = r"""
+.globl _start
+_start:
+    la t0, handler
+    csrw mtvec, t0
+    li s0, 0
+    li t0, 0x80                  # MTIE
+    csrw mie, t0
+    csrsi mstatus, 8             # MIE
+again:
+    li t0, MTIME
+    ld t1, 0(t0)
+    addi t1, t1, 37              # 370 instructions from now
+    li t0, MTIMECMP
+    sd t1, 0(t0)
+    addi s1, s1, 1
+    c.addi s1, 2
+    li t2, 'a'
+    add t2, t2, s0
+    PUTC t2
+    wfi
+    li t2, 12
+    blt s0, t2, again
+    csrw mie, zero
+    POWEROFF
+.align 2
+handler:
+    addi s0, s0, 1
+    li t0, MTIMECMP
+    li t1, -1
+    sd t1, 0(t0)
+    mret
+"""
+
+GUESTS = {"compute": COMPUTE.format(n=3000), "faults": FAULTS, "smc": SMC, "timer": TIMER,
+          "retarget": RETARGET}
+
+
+def _state(m: Machine) -> tuple:
+    return (m.instret, m.pc, m.priv, tuple(m.cpu.gpr(i) for i in range(32)),
+            bytes(m.uart_output), dict(m.trap.counts))
+
+
+def _sliced(m: Machine, seed: int, budget: int = 200_000) -> list[tuple]:
+    """Run in slices of random lengths (1 to 400 instructions); the state
+    after each."""
+    rng = random.Random(seed)
+    seen = []
+    while m.instret < budget:
+        r = m.run(max_insns=rng.choice((1, 2, 3, rng.randint(1, 40), rng.randint(1, 400))))
+        seen.append((r.kind, r.exit_code) + _state(m))
+        if r.kind != "budget":
+            break
+    return seen
+
+
+def _machine(elf: Path, tb: bool) -> Machine:
+    m = Machine(ram_size=16 << 20, clock="count")
+    m.cpu.tb_wanted = tb
+    m.boot(bios="none", kernel=str(elf))
+    return m
+
+
+def test_septum_unicorn_is_built_and_loaded() -> None:
+    # CI and the README's quick start build it: the tests below must compare
+    # the two ways of counting, not one with itself.
+    assert unicorn_build.built(), f"not built: run 'septum unicorn build' ({unicorn_build.lib_dir()})"
+    assert unicorn_build.loaded() == "septum"
+    m = Machine(ram_size=16 << 20)
+    assert m.cpu.tb_capable and m.cpu.tb_count
+
+
+@pytest.mark.parametrize("name", sorted(GUESTS))
+@pytest.mark.parametrize("seed", [1, 2])
+def test_block_count_agrees_with_the_count_hook(name: str, seed: int) -> None:
+    elf = build_elf(GUESTS[name])
+    a = _machine(elf, tb=True)
+    b = _machine(elf, tb=False)
+    ra, rb = _sliced(a, seed), _sliced(b, seed)
+    assert a.cpu.tb_count and not b.cpu.tb_count
+    assert ra == rb
+    assert ra[-1][0] == "poweroff"
+
+
+@pytest.mark.parametrize("name", ["compute", "faults", "retarget"])
+def test_one_long_run_agrees(name: str) -> None:
+    elf = build_elf(GUESTS[name])
+    a, b = _machine(elf, tb=True), _machine(elf, tb=False)
+    assert a.run(max_insns=10**8) == b.run(max_insns=10**8)
+    assert _state(a) == _state(b)
+
+
+def test_breakpoints_stop_alike() -> None:
+    elf = build_elf(GUESTS["faults"])
+    a, b = _machine(elf, tb=True), _machine(elf, tb=False)
+    handler = a.symbols["handler"] if "handler" in a.symbols else None
+    assert handler is not None
+    for _ in range(5):
+        ra = a.run(max_insns=10**6, breakpoints=[handler])
+        rb = b.run(max_insns=10**6, breakpoints=[handler])
+        assert ra.kind == rb.kind == "breakpoint"
+        assert _state(a) == _state(b)
+
+
+#: Run in a subprocess: boot the default system, type two commands, and
+#: print every stop as JSON.
+_SYSTEM_SCRIPT = r"""
+import hashlib, json, random, sys
+from septum.hypervisor import unicorn_build
+from septum.hypervisor.machine import Machine
+import septum.testing.system as S
+elf = S.cached_build(S.DEFAULT_MANIFEST, log=lambda s: None)[0]
+m = Machine(ram_size=S.RAM_SIZE, clock="count")
+m.boot(bios=str(elf))
+rng = random.Random(7)
+seen, typed = [], 0
+lines = [b"help\n", b"ps\n"]
+while m.instret < 6_000_000:
+    r = m.run(max_insns=rng.randint(1, 20_000))
+    if typed < len(lines) and m.uart_output.endswith(b"> "):
+        m.uart_feed(lines[typed]); typed += 1
+    seen.append([r.kind, m.instret, m.pc, m.priv, len(m.uart_output)])
+    if r.kind not in ("budget", "until"):
+        break
+print(json.dumps({"loaded": unicorn_build.loaded(), "tb": m.cpu.tb_count, "seen": seen,
+                  "out": hashlib.sha256(bytes(m.uart_output)).hexdigest(),
+                  "text": bytes(m.uart_output)[-400:].decode("latin-1")}))
+"""
+
+
+def _system_run(stock: bool) -> dict:
+    env = dict(os.environ)
+    env.pop("LIBUNICORN_PATH", None)
+    if stock:
+        env["SEPTUM_UNICORN"] = "stock"
+    else:
+        env.pop("SEPTUM_UNICORN", None)
+    r = subprocess.run([sys.executable, "-c", _SYSTEM_SCRIPT], env=env, capture_output=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr.decode()[-2000:]
+    return json.loads(r.stdout)
+
+
+def test_system_run_agrees_with_the_stock_wheel() -> None:
+    ours, stock = _system_run(False), _system_run(True)
+    assert (ours["loaded"], ours["tb"]) == ("septum", True)
+    assert (stock["loaded"], stock["tb"]) == ("stock", False)
+    assert "recv-wait" in ours["text"]  # the output of ps: the commands ran
+    assert ours["seen"] == stock["seen"]
+    assert ours["out"] == stock["out"]
