@@ -22,13 +22,27 @@ current virtual time, hands raised interrupt lines to the hart (``env->mip``
 written in place, cpu.py: QEMU then takes the interrupt natively, with the
 spec's priorities and vectoring), and checks stop conditions.
 
+Long slices: while nothing needs a look between slices (no ``until``
+condition, no HTIF, no in-block hook, no trap in the slice before; count
+mode), one ``emu_start`` runs up to :data:`LONG_SLICE_INSNS` instructions
+and is cut back to the grid of ``slice_insns`` slices the moment something
+needs a boundary: a device line raised, a trap taken (:meth:`_cut_long_slice`).
+Slices then end exactly where short slices would have ended; only the
+Python between them is saved (``Machine.long_slice_insns = 0`` turns them
+off; tests/hypervisor/test_unicorn_build.py compares).
+
 Two clocks count the instructions of a slice (``Machine(clock=...)``,
 ``septum run --clock``):
 
-* ``"count"`` (the default): every slice is ``emu_start(count=N)``,
-  Unicorn's exact count (a helper call before every instruction, cpu.py).
-  A traced or debugged run takes its interrupts at exactly the same
-  instructions as one that is not.
+* ``"count"`` (the default): every slice is ``emu_start(count=N)``, an
+  exact count.  With Septum's build of Unicorn (``septum unicorn build``,
+  hypervisor/unicorn_build.py) the count is kept per translated block with
+  the per-instruction hook's meaning (devices see the count and pc of the
+  accessing instruction); with the stock wheel, or while a hook inside
+  blocks reads the counter, it is Unicorn's helper call before every
+  instruction (cpu.py, :meth:`Cpu.set_tb_count`).  Both give the same
+  counts, stops and interrupts, so a traced or debugged run takes its
+  interrupts at exactly the same instructions as one that is not.
 * ``"block"`` (opt-in, ``SEPTUM_CLOCK=block``): the block clock (hypervisor/blockclock.py), one
   ``UC_HOOK_BLOCK`` callback in C that counts each translated block's
   instructions on entry and stops emulation before a block that would
@@ -168,6 +182,9 @@ INSNS_PER_TICK = 10
 STALL_LIMIT = 64
 #: Instructions per emu_start slice.
 SLICE_INSNS = 10_000
+#: A long slice (see Machine.run): up to this many instructions in one
+#: emu_start, ending at the slice grid when anything needs a boundary.
+LONG_SLICE_INSNS = 1_000_000
 #: A slice shorter than this runs in count mode even under the block clock
 #: (``step()``, small budgets): exact at once, no block bookkeeping.
 COUNT_MODE_BELOW = 64
@@ -317,6 +334,14 @@ class Machine:
         self.ram_size = ram_size
         self.bootargs = bootargs
         self.slice_insns = slice_insns
+        #: Long slices (0: never): while nothing needs a look between
+        #: slices (no ``until``, no HTIF, no in-block hooks, no trap in the
+        #: slice before, count mode), one emu_start runs up to this many
+        #: instructions and stops at the grid of ``slice_insns`` slices as
+        #: soon as something needs a boundary there: a device line raised,
+        #: a trap taken.  The guest sees the same run as with short slices.
+        self.long_slice_insns = LONG_SLICE_INSNS
+        self._soft = 0
         #: ``"block"`` (the block clock) or ``"count"`` (count mode only).
         self.clock_mode = clock
         #: Under the block clock, a device line raised inside a slice ends
@@ -541,6 +566,21 @@ class Machine:
 
         self.cpu.uc.mmio_map(dev.base, size, read_cb, None, write_cb, None)
 
+    def _cut_long_slice(self) -> None:
+        """Inside a long slice, something needs the boundary a short slice
+        would have had (a device line raised, a trap): end the slice at the
+        next point of the ``slice_insns`` grid, where a short slice would
+        have ended, and continue in short slices."""
+        soft = self._soft
+        if not soft:
+            return
+        self._soft = 0
+        c = self.cpu.counter
+        grid = max(-(-c // soft) * soft, soft)
+        if grid < self._slice_n:
+            self.cpu.count_limit.value = grid
+            self._slice_n = grid
+
     def _retarget(self) -> None:
         """A guest write to a timed device (``mtimecmp``, an RTC alarm)
         inside a slice: if its next event now falls before the slice's end,
@@ -756,6 +796,8 @@ class Machine:
         if new & ~old:
             if self._in_slice:
                 self._mip_dirty = True
+                if self._soft:
+                    self._cut_long_slice()
                 if self._block_slice and self.irq_early:
                     # The block clock ends the slice before the next block
                     # (stopping inside this MMIO access would run it again).
@@ -901,6 +943,10 @@ class Machine:
                 cpu.set_mip_bits(self._mip_dev, _DEVICE_MIP_MASK)
             n = self.slice_insns
             exact = False
+            soft = 0
+            if (self.long_slice_insns > n and until is None and self.htif is None
+                    and not hooks and st is None and self.trap.slice_traps == 0):
+                soft, n = n, self.long_slice_insns
             if end is not None:
                 left = end - self.instret
                 if left <= 0:
@@ -924,7 +970,9 @@ class Machine:
             self._slice_n = n
             self._slice_exact = exact
             self.trap.slice_traps = 0
-            self.trap.trap_limit = n + 64
+            self.trap.trap_limit = (soft or n) + 64
+            self._soft = soft
+            self.trap.on_first_trap = self._cut_long_slice if soft else None
             self._block_slice = block
             if block:
                 clock.begin(n, exact)  # type: ignore[union-attr]
@@ -948,6 +996,8 @@ class Machine:
             finally:
                 self._in_slice = False
                 self._block_slice = False
+                self._soft = 0
+                self.trap.on_first_trap = None
             if self._hook_error is not None:
                 exc, self._hook_error = self._hook_error, None
                 raise exc

@@ -142,6 +142,8 @@ class TrapUnit:
         #: sets both and reports such a storm as a hang.
         self.slice_traps = 0
         self.trap_limit = 1 << 62
+        #: Called once, at the slice's first trap (the machine's long slices).
+        self.on_first_trap: Callable[[], None] | None = None
         self.storm = False
 
     # ----- trap entry ---------------------------------------------------------
@@ -197,6 +199,10 @@ class TrapUnit:
         pc, prev = self._entry.read()
         epc = pc - 4
         self.slice_traps += 1
+        if self.on_first_trap is not None:
+            cut, self.on_first_trap = self.on_first_trap, None
+            cut()
+            self.trap_limit += self.slice_traps
         if self.slice_traps > self.trap_limit:
             # Each trap entry is counted by no instruction hook: a handler
             # whose own fetch faults would spin inside one emu_start forever.

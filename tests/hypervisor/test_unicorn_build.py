@@ -67,8 +67,62 @@ handler:
     mret
 """
 
+#: Device interrupts raised from inside slices: each byte written to the
+#: UART raises its transmitter-empty interrupt (through PLIC context 0, M
+#: external) at once, between long stretches of computation; the handler
+#: folds every interrupted pc into s3, so the state at the end says where
+#: each interrupt was taken.
+UART_IRQ = r"""
+.equ PLIC, 0x0c000000
+.globl _start
+_start:
+    la t0, handler
+    csrw mtvec, t0
+    li t0, PLIC + 4 * 10
+    li t1, 1
+    sw t1, 0(t0)                 # priority of IRQ 10
+    li t0, PLIC + 0x2000
+    li t1, 1 << 10
+    sw t1, 0(t0)                 # enabled for context 0
+    li t0, PLIC + 0x200000
+    sw zero, 0(t0)               # threshold 0
+    li t0, UART0
+    li t1, 2
+    sb t1, 1(t0)                 # IER: transmitter empty
+    li t0, 0x800                 # MEIE
+    csrw mie, t0
+    csrsi mstatus, 8
+    li s0, 40                    # bytes
+    li s3, 0
+outer:
+    li s1, 23456                 # a long stretch of computation
+inner:
+    add s2, s2, s1
+    c.addi s2, 1
+    addi s1, s1, -1
+    bnez s1, inner
+    li t2, 'A'
+    PUTC t2
+    addi s0, s0, -1
+    bnez s0, outer
+    csrw mie, zero
+    POWEROFF
+.align 2
+handler:
+    csrr t3, mepc
+    slli s3, s3, 1
+    xor s3, s3, t3
+    li t4, UART0
+    lbu t5, 2(t4)                # IIR: clears the transmitter-empty interrupt
+    li t4, PLIC + 0x200004
+    lw t5, 0(t4)                 # claim
+    sw t5, 0(t4)                 # complete
+    addi s4, s4, 1
+    mret
+"""
+
 GUESTS = {"compute": COMPUTE.format(n=3000), "faults": FAULTS, "smc": SMC, "timer": TIMER,
-          "retarget": RETARGET}
+          "retarget": RETARGET, "uart_irq": UART_IRQ}
 
 
 def _state(m: Machine) -> tuple:
@@ -135,6 +189,38 @@ def test_breakpoints_stop_alike() -> None:
         rb = b.run(max_insns=10**6, breakpoints=[handler])
         assert ra.kind == rb.kind == "breakpoint"
         assert _state(a) == _state(b)
+
+
+@pytest.mark.parametrize("name", sorted(GUESTS))
+def test_long_slices_are_invisible(name: str) -> None:
+    # One emu_start of up to a million instructions while nothing needs a
+    # boundary, short slices otherwise (Machine.long_slice_insns): the same
+    # run, counted either way, as short slices only.
+    elf = build_elf(GUESTS[name])
+    runs = []
+    for long in (0, 1_000_000):
+        for tb in (True, False):
+            m = _machine(elf, tb)
+            m.long_slice_insns = long
+            traps: list[tuple[int, int, int]] = []
+            m.trap.on_trap = lambda c, e, t, tg, m=m: traps.append(  # type: ignore[misc]
+                (c, e, m.instret + (m.cpu.counter if m._in_slice else 0)))
+            r = m.run(max_insns=10**8)
+            runs.append((r.kind, r.exit_code, _state(m), traps))
+    assert runs[0][0] == "poweroff"
+    assert all(r == runs[0] for r in runs[1:])
+
+
+def test_long_slices_run_long() -> None:
+    # ... and they do run long: a million-instruction stretch of computation
+    # is one emu_start, not a hundred.
+    m = _machine(build_elf(GUESTS["uart_irq"]), True)
+    starts = []
+    real = m.cpu.uc.emu_start
+    m.cpu.uc.emu_start = lambda *a: (starts.append(a), real(*a))[1]  # type: ignore[method-assign]
+    assert m.run(max_insns=10**8).kind == "poweroff"
+    assert m.instret > 3_000_000
+    assert len(starts) < m.instret // m.slice_insns // 2
 
 
 #: Run in a subprocess: boot the default system, type two commands, and
