@@ -54,11 +54,12 @@ Two clocks count the instructions of a slice (``Machine(clock=...)``,
   ``step()`` and budgets under :data:`COUNT_MODE_BELOW` instructions run in
   count mode directly.  :attr:`clock_impl` says whether the compiled
   callback or its Python fallback (no C compiler at install time) runs.
-  Measured 5-15% faster than count mode on a 4-instruction loop (its C
-  callback per block costs about what Unicorn's count costs per
-  instruction), and it changes where cap-ended slices fall: a run traced
+  Measured 5-15% faster than stock Unicorn's per-instruction count on a
+  4-instruction loop (its C callback per block costs about what that count
+  costs per instruction), about half the speed of count mode with Septum's
+  Unicorn build, and it changes where cap-ended slices fall: a run traced
   (which needs count mode, below) would take its interrupts elsewhere than
-  the same run untraced.  So it is not the default.
+  the same run untraced.  So it is not the default; it stays for comparison.
 
 The block clock also gives way to count mode while something needs
 Unicorn's per-instruction state: a ``UC_HOOK_CODE`` hook on all addresses,

@@ -11,8 +11,10 @@ Undefined offsets show ``?`` as the register name.
 The pc: DESIGN.md §3 says Unicorn's PC is stale inside ``mmio_map``
 callbacks.  Measured under :meth:`Machine.run` it is exact — the address of
 the accessing instruction — because the run loop always passes an
-instruction count to ``emu_start`` and Unicorn's per-instruction counting
-helper synchronises the PC before every instruction (tests/hypervisor/
+instruction count to ``emu_start``: Unicorn's per-instruction counting
+helper synchronises the PC before every instruction, and Septum's build of
+Unicorn sets it from the accessing instruction before every device access
+(hypervisor/unicorn_build.py; tests/hypervisor/
 test_mmiolog.py checks loads and stores in the middle of a block against the
 symbols).  A ``UC_HOOK_MEM_*`` hook on the device window was measured too and
 is *worse* there: it sees the PC of an earlier instruction.  So the observer

@@ -94,9 +94,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     p.add_argument("-M", "-machine", dest="machine", default="virt",
                    help="accepted for QEMU compatibility: only 'virt'")
     p.add_argument("--clock", choices=("block", "count"), default=None,
-                   help="how retired instructions are counted: by Unicorn per "
-                   "instruction (count, the default: exact, the same traced or not) or "
-                   "per translated block by a C callback (block: 5-15%% faster); "
+                   help="how retired instructions are counted: by Unicorn's exact "
+                   "count (count, the default: per translated block with Septum's "
+                   "Unicorn build, see 'septum unicorn --help', else per instruction; "
+                   "the same traced or not) or by a C callback per translated block "
+                   "(block: for comparison, slower than count with Septum's build); "
                    "default: $SEPTUM_CLOCK, else count")
     from septum.hypervisor.gdbstub import add_gdb_arguments
 
