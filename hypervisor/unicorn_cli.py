@@ -10,12 +10,12 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     """Register ``septum unicorn build`` and ``septum unicorn status``."""
     p = sub.add_parser(
         "unicorn", help="build Septum's Unicorn (exact instruction count per block, faster)",
-        description="Septum pins unicorn==2.1.4, whose exact instruction count (the base of "
-                    "virtual time) is a hook before every instruction.  'build' downloads "
-                    "that release's source from PyPI, applies Septum's patch (the same count, "
-                    "kept once per translated block), builds the RISC-V targets with CMake and "
-                    "caches the library; Septum then uses it by itself.  Runs give the same "
-                    "counts and output either way (hypervisor/unicorn_build.py).",
+        description="Septum pins unicorn==2.1.4, whose exact instruction count (the base\n"
+                    "of virtual time) is a hook before every instruction.  'build' downloads\n"
+                    "that release's source from PyPI, applies Septum's patch (the same count,\n"
+                    "kept once per translated block), builds the RISC-V targets with CMake\n"
+                    "and caches the library; importing Septum then loads it.  Runs give the\n"
+                    "same counts and output either way (hypervisor/unicorn_build.py).",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
                "  septum unicorn build        build once (needs cmake, a C compiler, patch)\n"
