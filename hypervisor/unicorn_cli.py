@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from septum.toolchain.errors import SeptumError
+
 
 def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``septum unicorn build`` and ``septum unicorn status``."""
@@ -19,6 +21,7 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
         formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="examples:\n"
                "  septum unicorn build        build once (needs cmake, a C compiler, patch)\n"
+               "  septum unicorn build --optional   the same, but never fail (quick start)\n"
                "  septum unicorn status       which Unicorn runs, and where the build is\n"
                "  SEPTUM_UNICORN=stock septum run hello.elf   run with the stock wheel\n")
     verbs = p.add_subparsers(dest="verb", metavar="VERB")
@@ -29,6 +32,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-
     b.add_argument("--force", action="store_true", help="build again even if built")
     b.add_argument("--sdist", metavar="FILE",
                    help="use this unicorn-2.1.4.tar.gz instead of downloading it")
+    b.add_argument("--optional", action="store_true",
+                   help="if the build cannot be done here (no cmake, compiler, patch or "
+                        "network), say why and exit 0: Septum then runs the stock Unicorn")
     b.set_defaults(func=_build)
     s = verbs.add_parser("status", help="which Unicorn runs, where the build is",
                          description="Print which Unicorn library this process loads and "
@@ -46,7 +52,12 @@ def _build(args: argparse.Namespace) -> int:
     def say(msg: str) -> None:
         print(f"septum unicorn: {msg}", file=sys.stderr, flush=True)
 
-    unicorn_build.build(jobs=args.jobs, force=args.force, say=say, sdist=args.sdist)
+    try:
+        unicorn_build.build(jobs=args.jobs, force=args.force, say=say, sdist=args.sdist)
+    except (SeptumError, OSError) as exc:
+        if not args.optional:
+            raise
+        say(f"not built ({exc}); Septum runs the stock Unicorn, slower, with the same results")
     return 0
 
 

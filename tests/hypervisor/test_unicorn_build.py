@@ -236,6 +236,10 @@ def test_build_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         err = capsys.readouterr().err
         assert what in err and err.count("\n") == 1, err
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.so.2"))
+    # --optional (the README's quick start): say why, and let the next command run.
+    assert cli.main(["unicorn", "build", "--optional", "--sdist", str(bad)]) == 0
+    err = capsys.readouterr().err
+    assert "not built" in err and "sha256" in err and "stock Unicorn" in err
 
 
 def test_status_says_which_unicorn_runs(capsys: pytest.CaptureFixture[str]) -> None:
