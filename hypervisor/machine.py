@@ -917,10 +917,12 @@ class Machine:
         return self.run(max_insns=1)
 
     def run(self, max_insns: int | None = None, until: Callable[[], bool] | None = None,
-            breakpoints: Sequence[int] = ()) -> StopReason:
+            breakpoints: Sequence[int] = (), until_coarse: bool = False) -> StopReason:
         """Run until poweroff, reset, hang, the instruction budget
         ``max_insns``, a breakpoint address (stops before it executes), or
-        ``until()`` becoming true (checked between slices)."""
+        ``until()`` becoming true (checked between slices).  ``until_coarse``:
+        ``until`` need not see every short slice (a terminal's key poll),
+        so long slices may run."""
         self._set_breakpoints(breakpoints)
         end = None if max_insns is None else self.instret + max_insns
         # Resume over the breakpoint we stopped at, if it is still set and
@@ -945,7 +947,8 @@ class Machine:
             n = self.slice_insns
             exact = False
             soft = 0
-            if (self.long_slice_insns > n and until is None and self.htif is None
+            if (self.long_slice_insns > n and (until is None or until_coarse)
+                    and self.htif is None
                     and not hooks and st is None and self.trap.slice_traps == 0):
                 soft, n = n, self.long_slice_insns
             if end is not None:

@@ -139,8 +139,10 @@ def run_command(args: argparse.Namespace) -> int:
 
                     reason = serve(m, gdb, args.gdb_wait, until=until)
                 else:
+                    # Keys typed at a terminal may wait for a long slice.
                     reason = m.run(max_insns=None if args.max_insns is None
-                                   else args.max_insns - m.instret, until=until)
+                                   else args.max_insns - m.instret, until=until,
+                                   until_coarse=True)
                 if reason.kind == "reset":
                     m.reset()
                     continue

@@ -221,6 +221,14 @@ def test_long_slices_run_long() -> None:
     assert m.run(max_insns=10**8).kind == "poweroff"
     assert m.instret > 3_000_000
     assert len(starts) < m.instret // m.slice_insns // 2
+    # An ``until`` keeps short slices, unless it is coarse (a terminal's poll).
+    for coarse, few in ((False, False), (True, True)):
+        m = _machine(build_elf(GUESTS["uart_irq"]), True)
+        real = m.cpu.uc.emu_start
+        starts = []
+        m.cpu.uc.emu_start = lambda *a, real=real: (starts.append(a), real(*a))[1]  # type: ignore
+        assert m.run(max_insns=10**8, until=lambda: False, until_coarse=coarse).kind == "poweroff"
+        assert (len(starts) < m.instret // m.slice_insns // 2) == few
 
 
 def test_build_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
