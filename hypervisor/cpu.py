@@ -10,9 +10,10 @@ What this module adds to the Unicorn binding (DESIGN.md §3):
   check, so an M-mode CSR is readable from the host only while ``PRIV`` is 3:
   :meth:`Cpu.csr_read`/:meth:`Cpu.csr_write` raise the level and put it back.
 * **Exact retired-instruction counts.**  ``emu_start(count=N)`` counts
-  instructions (with Septum's build of Unicorn, once per translated block
-  with the same meaning, :meth:`Cpu.set_tb_count`; with the stock wheel)
-  with an internal per-instruction hook that increments
+  instructions.  Septum's build of Unicorn (hypervisor/unicorn_build.py)
+  counts once per translated block with exactly the meaning described next
+  (:meth:`Cpu.set_tb_count`); the stock wheel counts with an internal
+  per-instruction hook that increments
   ``uc->emu_counter`` (a field of Unicorn's private ``uc_struct``) *before*
   each instruction runs and stops once it exceeds N.  Its offset is found at
   start-up by :func:`counter_offset` (run a known number of instructions and

@@ -202,7 +202,6 @@ class TrapUnit:
         if self.on_first_trap is not None:
             cut, self.on_first_trap = self.on_first_trap, None
             cut()
-            self.trap_limit += self.slice_traps
         if self.slice_traps > self.trap_limit:
             # Each trap entry is counted by no instruction hook: a handler
             # whose own fetch faults would spin inside one emu_start forever.
