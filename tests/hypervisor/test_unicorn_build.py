@@ -95,7 +95,7 @@ _start:
     li s0, 40                    # bytes
     li s3, 0
 outer:
-    li s1, 23456                 # a long stretch of computation
+    li s1, {n}                   # a stretch of computation
 inner:
     add s2, s2, s1
     c.addi s2, 1
@@ -122,7 +122,9 @@ handler:
 """
 
 GUESTS = {"compute": COMPUTE.format(n=3000), "faults": FAULTS, "smc": SMC, "timer": TIMER,
-          "retarget": RETARGET, "uart_irq": UART_IRQ}
+          "retarget": RETARGET, "uart_irq": UART_IRQ.format(n=700)}
+#: The same with stretches long enough for long slices (3.7 M instructions).
+LONG_UART_IRQ = UART_IRQ.format(n=23456)
 
 
 def _state(m: Machine) -> tuple:
@@ -191,12 +193,12 @@ def test_breakpoints_stop_alike() -> None:
         assert _state(a) == _state(b)
 
 
-@pytest.mark.parametrize("name", sorted(GUESTS))
+@pytest.mark.parametrize("name", sorted(GUESTS) + ["long_uart_irq"])
 def test_long_slices_are_invisible(name: str) -> None:
     # One emu_start of up to a million instructions while nothing needs a
     # boundary, short slices otherwise (Machine.long_slice_insns): the same
     # run, counted either way, as short slices only.
-    elf = build_elf(GUESTS[name])
+    elf = build_elf(LONG_UART_IRQ if name == "long_uart_irq" else GUESTS[name])
     runs = []
     for long in (0, 1_000_000):
         for tb in (True, False):
@@ -214,7 +216,7 @@ def test_long_slices_are_invisible(name: str) -> None:
 def test_long_slices_run_long() -> None:
     # ... and they do run long: a million-instruction stretch of computation
     # is one emu_start, not a hundred.
-    m = _machine(build_elf(GUESTS["uart_irq"]), True)
+    m = _machine(build_elf(LONG_UART_IRQ), True)
     starts = []
     real = m.cpu.uc.emu_start
     m.cpu.uc.emu_start = lambda *a: (starts.append(a), real(*a))[1]  # type: ignore[method-assign]
@@ -223,7 +225,7 @@ def test_long_slices_run_long() -> None:
     assert len(starts) < m.instret // m.slice_insns // 2
     # An ``until`` keeps short slices, unless it is coarse (a terminal's poll).
     for coarse, few in ((False, False), (True, True)):
-        m = _machine(build_elf(GUESTS["uart_irq"]), True)
+        m = _machine(build_elf(LONG_UART_IRQ), True)
         real = m.cpu.uc.emu_start
         starts = []
         m.cpu.uc.emu_start = lambda *a, real=real: (starts.append(a), real(*a))[1]  # type: ignore
