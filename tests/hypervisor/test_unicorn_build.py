@@ -246,6 +246,14 @@ def test_build_errors_are_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         err = capsys.readouterr().err
         assert what in err and err.count("\n") == 1, err
     assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").rglob("*.so.2"))
+    # A missing tool is named, with the packages that bring it.
+    real_which = unicorn_build.shutil.which
+    monkeypatch.setattr(unicorn_build.shutil, "which",
+                        lambda name: None if name == "cmake" else real_which(name))
+    assert cli.main(["unicorn", "build"]) == 2
+    err = capsys.readouterr().err
+    assert "cmake is not installed" in err and "apt-get install" in err and err.count("\n") == 1
+    monkeypatch.setattr(unicorn_build.shutil, "which", real_which)
     # --optional (the README's quick start): say why, and let the next command run.
     assert cli.main(["unicorn", "build", "--optional", "--sdist", str(bad)]) == 0
     err = capsys.readouterr().err
