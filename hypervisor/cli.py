@@ -45,6 +45,7 @@ examples:
   septum run -bios default -kernel k.elf  a kernel behind OpenSBI, as in QEMU
   septum disasm hello.elf               disassemble it with symbols
   septum boot --trace-ipc ipc.jsonl     record every system call and message
+  septum unicorn build                  build Septum's faster Unicorn (same results)
 
 Run 'septum COMMAND --help' for the options of one command.
 """
