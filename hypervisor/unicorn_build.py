@@ -19,8 +19,10 @@ hook's meaning exactly:
 * leaving a block in the middle (a fault, a stop) takes back the instructions
   after the one that began, where QEMU restores the guest state;
 * a device access sees the count and pc of the accessing instruction, and a
-  device that lowers the limit (a timer reprogrammed) stops the run right
-  after that instruction;
+  device write that lowers the limit (a timer reprogrammed) stops the run
+  right after that instruction (a device *read* that lowered it would stop
+  the run at the next block's entry instead: a load cannot be left before
+  its register is written; no device of Septum's lowers it on a read);
 * ``wfi`` ends its block, since nothing after it runs.
 
 Same image and input, same counts, stops, interrupts and output as with the
